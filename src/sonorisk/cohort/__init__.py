@@ -1,0 +1,1 @@
+"""Cohorts: schema, synthetic generator, ingest of real data, splits."""

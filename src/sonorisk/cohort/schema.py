@@ -1,0 +1,94 @@
+"""The cohort table: one row per patient-lesion (see DESIGN.md, "Data model").
+
+The Arrow schema here is what ``synth`` and ``ingest`` write and what the contracts check.
+
+Example:
+    >>> t_stage_for_size(12.0), t_stage_for_size(35.0), t_stage_for_size(60.0)
+    ('T1', 'T2', 'T3')
+    >>> "patient_id" in COHORT_SCHEMA.names
+    True
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SUBTYPES = ("luminal_a", "luminal_b", "her2_enriched", "triple_negative")
+T_STAGES = ("T1", "T2", "T3", "T4")
+N_STAGES = ("N0", "N1", "N2", "N3")
+RECEPTOR_VALUES = ("positive", "negative")
+MENOPAUSAL_VALUES = ("pre", "post")
+PATIENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+# T stage by largest diameter (AJCC 8th): T1 <= 20 mm < T2 <= 50 mm < T3. T4 is any size with
+# chest-wall or skin extension, so the image alone cannot tell it.
+T1_MAX_MM = 20.0
+T2_MAX_MM = 50.0
+
+COHORT_SCHEMA = pa.schema(
+    [
+        pa.field("patient_id", pa.string()),
+        pa.field("case_id", pa.string()),
+        pa.field("cohort_id", pa.string()),
+        pa.field("center", pa.string()),
+        pa.field("surgery_date", pa.date32()),
+        pa.field("age", pa.int64()),
+        pa.field("menopausal_status", pa.string()),
+        pa.field("tumor_size_mm", pa.float64()),
+        pa.field("t_stage", pa.string()),
+        pa.field("n_stage", pa.string()),
+        pa.field("histologic_grade", pa.int64()),
+        pa.field("er_status", pa.string()),
+        pa.field("pr_status", pa.string()),
+        pa.field("her2_status", pa.string()),
+        pa.field("ki67_pct", pa.float64()),
+        pa.field("molecular_subtype", pa.string()),
+        pa.field("lvi", pa.bool_()),
+        pa.field("image_png", pa.binary()),
+        pa.field("mask_png", pa.binary()),
+        pa.field("mask_reader2_png", pa.binary()),
+        pa.field("pixel_spacing_mm", pa.float64()),
+        pa.field("brain_metastasis", pa.bool_()),
+        pa.field("followup_months", pa.float64()),
+        pa.field("source_notes", pa.list_(pa.string())),
+    ]
+)
+
+CLINICAL_COLUMNS = (
+    "surgery_date",
+    "age",
+    "menopausal_status",
+    "tumor_size_mm",
+    "t_stage",
+    "n_stage",
+    "histologic_grade",
+    "er_status",
+    "pr_status",
+    "her2_status",
+    "ki67_pct",
+    "molecular_subtype",
+    "lvi",
+)
+
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("patient_id", pa.string()),
+        pa.field("cohort_id", pa.string()),
+        pa.field("center", pa.string()),
+        pa.field("latent_aggressiveness", pa.float64()),
+        pa.field("margin_irregularity", pa.float64()),
+        pa.field("clinical_logit", pa.float64()),
+        pa.field("true_logit", pa.float64()),
+        pa.field("true_probability", pa.float64()),
+        pa.field("brain_metastasis", pa.bool_()),
+    ]
+)
+
+
+def t_stage_for_size(size_mm: float) -> str:
+    """T stage implied by tumour size alone (T4 needs extension, which size cannot show)."""
+    if size_mm <= T1_MAX_MM:
+        return "T1"
+    if size_mm <= T2_MAX_MM:
+        return "T2"
+    return "T3"

@@ -1,0 +1,1 @@
+"""Data contracts: column schema, Great Expectations suites and image checks -> row verdicts."""

@@ -1,0 +1,1 @@
+"""Metrics, statistical tests and reports."""

@@ -1,0 +1,124 @@
+"""Decode and encode the image and mask bytes stored in cohort tables.
+
+Every conversion made on the way to a greyscale image or a binary mask is returned as a note, so
+it can be recorded per row. Problems raise ``ImageError`` with a rule name a quarantine row can
+carry.
+
+Example:
+    >>> import numpy as np
+    >>> png = encode_png(np.array([[0, 255], [255, 0]], dtype=np.uint8))
+    >>> mask, notes = decode_mask(png)
+    >>> mask.tolist(), notes
+    ([[False, True], [True, False]], ['mask values {0,255} -> binary (lesion = 255)'])
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# A decompression bomb (a tiny PNG declaring a gigapixel canvas) is refused before decoding.
+MAX_PIXELS = 25_000_000
+MAX_SIDE = 8192
+
+
+class ImageError(ValueError):
+    """An image or mask that cannot be used, with the contract rule it breaks."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """Lossless PNG of a 2-D uint8 (or uint16) array; deterministic bytes for equal input."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def _open(data: bytes | None, what: str, max_side: int, max_pixels: int) -> Image.Image:
+    if data is None or len(data) == 0:
+        raise ImageError("present", f"{what} is empty")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise ImageError("decodes", f"{what} is not a readable image ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError("size_limit", f"{what}: {exc}") from None
+    width, height = image.size
+    if width * height > max_pixels or max(width, height) > max_side:
+        raise ImageError(
+            "size_limit",
+            f"{what} declares {width}x{height} pixels; the limit is {max_side} per side and {max_pixels} in all",
+        )
+    if width == 0 or height == 0:
+        raise ImageError("decodes", f"{what} has no pixels")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("decodes", f"{what} does not decode ({exc})") from None
+    return image
+
+
+def decode_image(
+    data: bytes | None, what: str = "image", max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, list[str]]:
+    """Decode image bytes to a 2-D greyscale array (uint8, or uint16 for 16-bit sources).
+
+    Raises:
+        ImageError: empty, undecodable, too large, or a colour mode with no grey reading.
+    """
+    image = _open(data, what, max_side, max_pixels)
+    notes: list[str] = []
+    mode = image.mode
+    if mode in ("L", "I;16", "I;16B", "I;16L"):
+        pass
+    elif mode in ("RGB", "RGBA", "P", "LA", "CMYK", "YCbCr"):
+        notes.append(f"{what}: {mode} -> greyscale (ITU-R 601 luma)")
+        image = image.convert("RGB").convert("L") if mode != "LA" else image.convert("L")
+    elif mode == "1":
+        notes.append(f"{what}: 1-bit -> 8-bit greyscale")
+        image = image.convert("L")
+    elif mode == "I":
+        array = np.asarray(image)
+        if array.min() < 0 or array.max() > 65535:
+            raise ImageError("greyscale", f"{what}: 32-bit values outside 0..65535")
+        notes.append(f"{what}: 32-bit integer -> 16-bit greyscale")
+        return array.astype(np.uint16), notes
+    else:
+        raise ImageError("greyscale", f"{what}: colour mode {mode} has no greyscale reading")
+    array = np.asarray(image)
+    return (array.astype(np.uint16) if array.dtype != np.uint8 else array), notes
+
+
+def decode_mask(
+    data: bytes | None,
+    label: int | None = None,
+    what: str = "mask",
+    max_side: int = MAX_SIDE,
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[np.ndarray, list[str]]:
+    """Decode mask bytes to a boolean lesion mask.
+
+    ``{0, 255}`` and ``{0, 1}`` masks become lesion = nonzero; with ``label``, lesion = that value
+    (for label maps with several structures). The values seen are recorded in the notes.
+    """
+    array, notes = decode_image(data, what, max_side, max_pixels)
+    values = np.unique(array)
+    shown = ",".join(str(v) for v in values[:6]) + ("..." if values.size > 6 else "")
+    if label is not None:
+        notes.append(f"{what} values {{{shown}}} -> binary (lesion = label {label})")
+        return array == label, notes
+    nonzero = values[values > 0]
+    if nonzero.size <= 1:
+        lesion = f"lesion = {int(nonzero[0])}" if nonzero.size else "no lesion pixels"
+        notes.append(f"{what} values {{{shown}}} -> binary ({lesion})")
+    else:
+        notes.append(f"{what} values {{{shown}}} -> binary (lesion = any nonzero)")
+    return array > 0, notes
