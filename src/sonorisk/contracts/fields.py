@@ -56,7 +56,7 @@ class ColumnCheck:
 
     has_clinical: bool
     added_columns: list[str]
-    ignored_columns: list[str]
+    extra_columns: list[str]
 
 
 def load_field_contract(path: Path = COHORT_CONTRACT_DIR / "fields.yaml") -> FieldContract:
@@ -92,7 +92,8 @@ def check_columns(schema: pa.Schema, contract: FieldContract, source: str) -> Co
                 rule="required_column",
             )
     added = [name for name in COHORT_SCHEMA.names if name not in present]
-    return ColumnCheck(has_clinical, added, sorted(present - set(COHORT_SCHEMA.names)))
+    extra = [name for name in schema.names if name not in COHORT_SCHEMA.names]
+    return ColumnCheck(has_clinical, added, extra)
 
 
 def conform(table: pa.Table, source: str, columns: list[str] | None = None) -> pa.Table:

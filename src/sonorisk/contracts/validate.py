@@ -4,7 +4,8 @@ Rows in = rows valid + rows quarantined, always: every input row leaves in exact
 tables, the quarantined ones with every reason (column, rule, value, contract). Problems with the
 cohort as a whole raise ``CohortError`` before anything is written.
 
-Memory stays bounded for large cohorts: GE sees only the small non-image columns; images are
+Columns outside the contract (an ingested cohort's own outcome, say ``malignant``) pass through
+unchanged. Memory stays bounded for large cohorts: GE sees only the small non-image columns; images are
 checked and written batch by batch.
 """
 
@@ -117,14 +118,20 @@ def validate_cohort(
     valid_path.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
     valid_tmp, quarantine_tmp = valid_path.with_suffix(".tmp"), quarantine_path.with_suffix(".tmp")
+    extra_fields = [parquet.schema_arrow.field(name) for name in columns.extra_columns]
+    valid_schema = pa.schema([*VALID_SCHEMA, *extra_fields])
+    quarantine_schema = pa.schema([*QUARANTINE_SCHEMA, *extra_fields])
     n_in = n_valid = n_quarantined = 0
     bar = tqdm(total=parquet.metadata.num_rows, unit="row", desc="validate", disable=not progress)
     with (
-        pq.ParquetWriter(valid_tmp, VALID_SCHEMA, compression="zstd") as valid_out,
-        pq.ParquetWriter(quarantine_tmp, QUARANTINE_SCHEMA, compression="zstd") as quarantine_out,
+        pq.ParquetWriter(valid_tmp, valid_schema, compression="zstd") as valid_out,
+        pq.ParquetWriter(quarantine_tmp, quarantine_schema, compression="zstd") as quarantine_out,
     ):
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-            rows = conform(pa.Table.from_batches([batch]), source).to_pylist()
+            raw = pa.Table.from_batches([batch])
+            rows = conform(raw, source).to_pylist()
+            for row, extra in zip(rows, raw.select(columns.extra_columns).to_pylist(), strict=True):
+                row.update(extra)
             valid_rows, held_rows = [], []
             for row in rows:
                 index = n_in
@@ -145,8 +152,8 @@ def validate_cohort(
                 else:
                     valid_rows.append(row)
                     tally["valid"] += 1
-            valid_out.write_table(pa.Table.from_pylist(valid_rows, schema=VALID_SCHEMA))
-            quarantine_out.write_table(pa.Table.from_pylist(held_rows, schema=QUARANTINE_SCHEMA))
+            valid_out.write_table(pa.Table.from_pylist(valid_rows, schema=valid_schema))
+            quarantine_out.write_table(pa.Table.from_pylist(held_rows, schema=quarantine_schema))
             n_valid += len(valid_rows)
             n_quarantined += len(held_rows)
             bar.update(len(rows))
@@ -169,7 +176,7 @@ def validate_cohort(
         "by_centre": {c: dict(t) for c, t in sorted(centre_counts.items())},
         "notes": dict(sorted(note_counts.items())),
         "columns_added_as_null": columns.added_columns,
-        "columns_ignored": columns.ignored_columns,
+        "columns_passed_through": columns.extra_columns,
         "contract_sha256": contract_fingerprint(),
     }
     return ValidationSummary(n_in, n_valid, n_quarantined, report)

@@ -110,15 +110,38 @@ def decode_mask(
     (for label maps with several structures). The values seen are recorded in the notes.
     """
     array, notes = decode_image(data, what, max_side, max_pixels)
+    mask, mask_notes = binarize_mask(array, label, what)
+    return mask, notes + mask_notes
+
+
+def binarize_mask(array: np.ndarray, label: int | None = None, what: str = "mask") -> tuple[np.ndarray, list[str]]:
+    """Lesion = nonzero (``{0,255}``, ``{0,1}`` masks) or, with ``label``, lesion = that value."""
     values = np.unique(array)
     shown = ",".join(str(v) for v in values[:6]) + ("..." if values.size > 6 else "")
     if label is not None:
-        notes.append(f"{what} values {{{shown}}} -> binary (lesion = label {label})")
-        return array == label, notes
+        return array == label, [f"{what} values {{{shown}}} -> binary (lesion = label {label})"]
     nonzero = values[values > 0]
     if nonzero.size <= 1:
         lesion = f"lesion = {int(nonzero[0])}" if nonzero.size else "no lesion pixels"
-        notes.append(f"{what} values {{{shown}}} -> binary ({lesion})")
-    else:
-        notes.append(f"{what} values {{{shown}}} -> binary (lesion = any nonzero)")
-    return array > 0, notes
+        return array > 0, [f"{what} values {{{shown}}} -> binary ({lesion})"]
+    return array > 0, [f"{what} values {{{shown}}} -> binary (lesion = any nonzero)"]
+
+
+def storable_grey(array: np.ndarray, what: str = "image") -> tuple[np.ndarray, list[str]]:
+    """A 2-D array as uint8 or uint16 for lossless PNG, recording any rescale.
+
+    Example:
+        >>> storable_grey(np.array([[0.0, 0.5], [1.0, 0.25]]))[0].dtype.name
+        'uint16'
+    """
+    if array.ndim != 2:
+        raise ImageError("greyscale", f"{what}: expected one 2-D frame, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.integer) and array.min() >= 0:
+        if array.max() <= 255:
+            return array.astype(np.uint8), []
+        if array.max() <= 65535:
+            return array.astype(np.uint16), [f"{what}: kept as 16-bit greyscale"]
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    scaled = (array - low) / (high - low) * 65535.0 if high > low else np.zeros_like(array, dtype=np.float64)
+    note = f"{what}: {array.dtype} values [{low:.4g}, {high:.4g}] rescaled linearly to 16-bit"
+    return np.rint(np.nan_to_num(scaled)).astype(np.uint16), [note]

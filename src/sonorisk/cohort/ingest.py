@@ -1,0 +1,310 @@
+"""Ingest real data: a folder of images, a folder of masks and a clinical CSV -> cohort Parquet.
+
+A small YAML mapping file (see ``docs/ingest.md``) says how file names carry the join key, which CSV
+column holds it, which CSV columns feed which cohort fields, and how outcome values read. Every CSV
+row becomes one cohort row, so nothing is lost: a row whose image or mask is missing or unreadable
+is still written (with the gap recorded in ``source_notes``) and validation quarantines it with a
+reason. Images with no CSV row, masks with no image and unrecognised files are listed in the report.
+
+Example:
+    >>> m = Mapping.from_dict({"csv": {"id": "ID"}})
+    >>> m.image_key("case7.png"), m.mask_key("case7_mask_1.png")
+    ('case7', 'case7')
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.contracts.fields import load_field_contract
+from sonorisk.imaging.codec import ImageError
+from sonorisk.imaging.readers import LoadedImage, is_image_file, load_image, png_bytes, union_of_masks
+
+_SUFFIX = r"\.(png|jpe?g|bmp|tiff?|nrrd|nhdr|nii|nii\.gz|dcm|mha|mhd)"
+DEFAULT_IMAGE_PATTERN = rf"^(?P<key>.+?){_SUFFIX}$"
+DEFAULT_MASK_PATTERN = rf"^(?P<key>.+?)_mask(_(?P<part>\d+))?{_SUFFIX}$"
+_TRUE = {"1", "true", "yes", "y", "positive", "present"}
+_FALSE = {"0", "false", "no", "n", "negative", "absent"}
+BATCH_ROWS = 64
+
+
+@dataclass(frozen=True)
+class Outcome:
+    column: str
+    positive: list[str]
+    negative: list[str]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one data source's files and CSV map onto the cohort table."""
+
+    id_column: str
+    cohort_id: str | None = None
+    center_value: str | None = None
+    center_column: str | None = None
+    image_pattern: str = DEFAULT_IMAGE_PATTERN
+    mask_pattern: str = DEFAULT_MASK_PATTERN
+    csv_key_pattern: str = r"^(?P<key>.+)$"
+    mask_label: int | None = None
+    patient_id_column: str | None = None
+    case_id_column: str | None = None
+    spacing_column: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Mapping:
+        files, table = raw.get("files") or {}, raw.get("csv") or {}
+        centre = raw.get("center") or {}
+        if "id" not in table:
+            raise ValueError("mapping: csv.id (the CSV column that names each image) is required")
+        return cls(
+            id_column=table["id"],
+            cohort_id=raw.get("cohort_id"),
+            center_value=centre.get("value"),
+            center_column=centre.get("column"),
+            image_pattern=files.get("image", DEFAULT_IMAGE_PATTERN),
+            mask_pattern=files.get("mask", DEFAULT_MASK_PATTERN),
+            csv_key_pattern=files.get("csv_key", r"^(?P<key>.+)$"),
+            mask_label=raw.get("mask_label"),
+            patient_id_column=table.get("patient_id"),
+            case_id_column=table.get("case_id"),
+            spacing_column=table.get("pixel_spacing_mm"),
+            fields=dict(table.get("fields") or {}),
+            values={k: {str(a): str(b) for a, b in v.items()} for k, v in (table.get("values") or {}).items()},
+            outcomes={name: Outcome(**spec) for name, spec in (raw.get("outcomes") or {}).items()},
+        )
+
+    def _key(self, pattern: str, text: str) -> str | None:
+        match = re.match(pattern, text, flags=re.IGNORECASE)
+        return match.group("key") if match else None
+
+    def image_key(self, name: str) -> str | None:
+        return self._key(self.image_pattern, name)
+
+    def mask_key(self, name: str) -> str | None:
+        return self._key(self.mask_pattern, name)
+
+    def csv_key(self, value: str) -> str | None:
+        return self._key(self.csv_key_pattern, value)
+
+
+def load_mapping(path: Path) -> Mapping:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"mapping file {path} does not exist") from None
+    return Mapping.from_dict(raw or {})
+
+
+def _typed(value: str, kind: str) -> Any:
+    """A CSV text value as the contract's type; raises ValueError when it cannot be read."""
+    text = value.strip()
+    if text == "":
+        return None
+    if kind == "int":
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(f"{text!r} is not a whole number")
+        return int(number)
+    if kind == "float":
+        return float(text)
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"{text!r} is not yes/no")
+    if kind == "date":
+        return dt.date.fromisoformat(text[:10])
+    return text
+
+
+def _index_files(folder: Path, key_of: Any) -> tuple[dict[str, list[Path]], list[str]]:
+    found: dict[str, list[Path]] = defaultdict(list)
+    unrecognised = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file():
+            continue
+        key = key_of(path.name) if is_image_file(path) else None
+        if key is None:
+            unrecognised.append(path.name)
+        else:
+            found[key].append(path)
+    return found, unrecognised
+
+
+def _spacing(
+    row: dict[str, str], mapping: Mapping, image: LoadedImage | None, flag: float | None
+) -> tuple[float | None, str]:
+    if mapping.spacing_column and (row.get(mapping.spacing_column) or "").strip():
+        return float(row[mapping.spacing_column]), f"pixel_spacing_mm from CSV column {mapping.spacing_column}"
+    if image is not None and image.spacing_mm is not None:
+        return image.spacing_mm, "pixel_spacing_mm from the image file header"
+    if flag is not None:
+        return flag, "pixel_spacing_mm from the --pixel-spacing flag (the file format carries none)"
+    return None, "pixel_spacing_mm: no source (give --pixel-spacing or map a CSV column)"
+
+
+def _cohort_row(
+    row: dict[str, str],
+    key: str,
+    images: dict[str, list[Path]],
+    masks: dict[str, list[Path]],
+    mapping: Mapping,
+    cohort_id: str,
+    flag_spacing: float | None,
+    field_types: dict[str, str],
+    unreadable: list[str],
+) -> dict[str, Any]:
+    notes: list[str] = []
+    out: dict[str, Any] = {"image_png": None, "mask_png": None}
+    image: LoadedImage | None = None
+    if key in images:
+        path = images[key][0]
+        notes.append(f"image file {path.name}")
+        try:
+            image = load_image(path)
+            out["image_png"] = png_bytes(image)
+            notes.extend(image.notes)
+        except (ImageError, OSError) as problem:
+            out["image_png"] = path.read_bytes()  # kept as-is: validation quarantines it with the reason
+            notes.append(f"image unreadable: {problem}")
+            unreadable.append(path.name)
+    else:
+        notes.append(f"no image file for key {key}")
+    if key in masks:
+        try:
+            merged = union_of_masks(masks[key], mapping.mask_label)
+            out["mask_png"] = png_bytes(merged, as_mask=True)
+            notes.extend(f"mask file {p.name}" for p in masks[key])
+            notes.extend(merged.notes)
+        except (ImageError, OSError) as problem:
+            out["mask_png"] = masks[key][0].read_bytes()
+            notes.append(f"mask unreadable: {problem}")
+            unreadable.extend(p.name for p in masks[key])
+    else:
+        notes.append(f"no mask file for key {key}")
+
+    spacing, spacing_note = _spacing(row, mapping, image, flag_spacing)
+    notes.append(spacing_note)
+    centre = mapping.center_value or (row.get(mapping.center_column or "") or "").strip() or None
+    out.update(
+        patient_id=row.get(mapping.patient_id_column or mapping.id_column),
+        case_id=row.get(mapping.case_id_column) if mapping.case_id_column else None,
+        cohort_id=cohort_id,
+        center=centre,
+        pixel_spacing_mm=spacing,
+    )
+    for target, column in mapping.fields.items():
+        raw = mapping.values.get(target, {}).get(row.get(column, ""), row.get(column, ""))
+        try:
+            out[target] = _typed(raw, field_types[target])
+        except (ValueError, KeyError) as problem:
+            out[target] = None
+            notes.append(f"{target}: CSV value {raw!r} unreadable ({problem}); left null")
+    for name, outcome in mapping.outcomes.items():
+        value = (row.get(outcome.column) or "").strip()
+        out[name] = True if value in outcome.positive else (False if value in outcome.negative else None)
+        if out[name] is None:
+            notes.append(f"{name}: CSV value {value!r} is neither positive nor negative; left null")
+    out["source_notes"] = notes
+    return out
+
+
+def ingest_folder(
+    images_dir: Path,
+    masks_dir: Path,
+    clinical_csv: Path,
+    mapping: Mapping,
+    out_path: Path,
+    report_path: Path,
+    pixel_spacing_mm: float | None = None,
+    cohort_id: str | None = None,
+) -> dict[str, Any]:
+    """Build a cohort Parquet; return (and write) the ingest report.
+
+    Raises:
+        FileNotFoundError: a folder or the CSV does not exist.
+        ValueError: the CSV lacks a mapped column, or the mapping names an unknown cohort field.
+    """
+    for path in (images_dir, masks_dir, clinical_csv):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+    if pixel_spacing_mm is not None and pixel_spacing_mm <= 0:
+        raise ValueError(f"--pixel-spacing must be positive, got {pixel_spacing_mm}")
+    contract = load_field_contract()
+    field_types = {name: rule.type for name, rule in contract.columns.items()}
+    unknown = sorted(set(mapping.fields) - set(field_types))
+    if unknown:
+        raise ValueError(f"mapping names fields the cohort table does not have: {', '.join(unknown)}")
+    cohort = cohort_id or mapping.cohort_id or out_path.name.removesuffix(".parquet")
+
+    images, unrecognised_images = _index_files(images_dir, mapping.image_key)
+    masks, unrecognised_masks = _index_files(masks_dir, mapping.mask_key)
+    with clinical_csv.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        rows = list(reader)
+    needed = [mapping.id_column, mapping.patient_id_column, mapping.case_id_column, mapping.center_column,
+              mapping.spacing_column, *mapping.fields.values(), *(o.column for o in mapping.outcomes.values())]
+    missing = sorted({c for c in needed if c and c not in header})
+    if missing:
+        raise ValueError(f"{clinical_csv}: mapped CSV column(s) missing: {', '.join(missing)}")
+
+    # Clinical columns the mapping does not feed are left out, so an image-only source reads as one.
+    unmapped_clinical = set(contract.group("clinical")) - set(mapping.fields)
+    schema = pa.schema([f for f in COHORT_SCHEMA if f.name not in unmapped_clinical])
+    for name in mapping.outcomes:
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, pa.bool_()))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    keys_seen: set[str] = set()
+    unreadable: list[str] = []
+    csv_without_image: list[str] = []
+    written = 0
+    with pq.ParquetWriter(out_path, schema, compression="zstd") as writer:
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = []
+            for row in rows[start : start + BATCH_ROWS]:
+                row_id = row[mapping.id_column]
+                key = mapping.csv_key(row_id) or row_id
+                keys_seen.add(key)
+                if key not in images:
+                    csv_without_image.append(row_id)
+                batch.append(
+                    _cohort_row(row, key, images, masks, mapping, cohort, pixel_spacing_mm, field_types, unreadable)
+                )
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            written += len(batch)
+    report = {
+        "cohort_id": cohort,
+        "rows_written": written,
+        "csv_rows": len(rows),
+        "images_found": sum(len(v) for v in images.values()),
+        "masks_found": sum(len(v) for v in masks.values()),
+        "images_with_several_masks": sorted(k for k in images if len(masks.get(k, [])) > 1),
+        "images_without_mask": sorted(p.name for k, v in images.items() if k not in masks for p in v),
+        "masks_without_image": sorted(p.name for k, v in masks.items() if k not in images for p in v),
+        "csv_rows_without_image": csv_without_image,
+        "images_without_csv_row": sorted(p.name for k, v in images.items() if k not in keys_seen for p in v),
+        "unrecognised_files": unrecognised_images + unrecognised_masks,
+        "unreadable": unreadable,
+    }
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    return report
