@@ -28,7 +28,11 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--n", type=int, help="total patients, split over --centres by their default proportions")
-    p.add_argument("--centres", default="A=250,B=111", help="'A=250,B=111' or 'A,B' (with --n); known: A, B, C, D")
+    p.add_argument(
+        "--centres",
+        help="'A=250,B=111' (counts) or 'A,B' (split --n by default proportions); default A=250,B=111, "
+        "or A,B with --n; known centres: A, B, C, D (see docs/synthetic.md)",
+    )
     p.add_argument("--seed", type=int, default=2026, help="root seed (default 2026)")
     p.add_argument("--no-labels", action="store_true", help="write null outcomes: a new cohort to score")
     p.add_argument("--cohort-id", help="cohort_id column value (default synthetic-<seed>)")
@@ -49,7 +53,7 @@ def _run_synth(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:
         raise ValueError("--n must be at least 1")
     config = SynthConfig(
-        centres=parse_centres(args.centres, args.n),
+        centres=parse_centres(args.centres or ("A,B" if args.n else "A=250,B=111"), args.n),
         seed=args.seed,
         cohort_id=args.cohort_id or f"synthetic-{args.seed}",
         labels=not args.no_labels,

@@ -260,8 +260,15 @@ def ingest_folder(
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         rows = list(reader)
-    needed = [mapping.id_column, mapping.patient_id_column, mapping.case_id_column, mapping.center_column,
-              mapping.spacing_column, *mapping.fields.values(), *(o.column for o in mapping.outcomes.values())]
+    needed = [
+        mapping.id_column,
+        mapping.patient_id_column,
+        mapping.case_id_column,
+        mapping.center_column,
+        mapping.spacing_column,
+        *mapping.fields.values(),
+        *(o.column for o in mapping.outcomes.values()),
+    ]
     missing = sorted({c for c in needed if c and c not in header})
     if missing:
         raise ValueError(f"{clinical_csv}: mapped CSV column(s) missing: {', '.join(missing)}")

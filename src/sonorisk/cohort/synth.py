@@ -39,6 +39,7 @@ from sonorisk.imaging.bmode import simulate_bmode
 from sonorisk.imaging.codec import encode_png
 from sonorisk.imaging.lesion_shape import (
     draw_lesion_shape,
+    fit_lesion,
     perturb_outline,
     rasterize_lesion,
     scale_for_feret,
@@ -114,11 +115,10 @@ def synth_patient(config: SynthConfig, centre_index: int, index: int) -> tuple[d
     spacing = max(centre.pixel_spacing_mm, np.ceil(size_mm / (0.5 * min(shape_rc)) * 200) / 200)
     scene = breast_background(shape_rc, spacing, rng)
     outline = draw_lesion_shape(phenotype.irregularity, phenotype.aspect, rng)
-    scale = scale_for_feret(outline, size_mm / spacing)
-    xy = outline.outline_xy() * scale
+    xy = outline.outline_xy() * scale_for_feret(outline, size_mm / spacing) * 1.1
     extent = (float(np.abs(xy[:, 1]).max()), float(np.abs(xy[:, 0]).max()))
     centre_rc = _place_lesion(extent, float(scene.fat_bottom_px.mean()), shape_rc, rng)
-    mask = rasterize_lesion(outline, scale, centre_rc, shape_rc)
+    scale, mask = fit_lesion(outline, size_mm / spacing, centre_rc, shape_rc)
     echo = insert_lesion(scene.echogenicity, mask, phenotype.appearance, spacing, rng)
     image = simulate_bmode(echo, spacing, centre.scanner, rng)
     reader2 = None

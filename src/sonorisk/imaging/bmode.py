@@ -89,33 +89,30 @@ def _psf_energy(sigma_px: tuple[float, float]) -> float:
     return float((gaussian_filter(delta, sigma_px, mode="constant") ** 2).sum())
 
 
-def simulate_bmode(
+def speckle_envelope(
     echogenicity: np.ndarray,
     spacing_mm: float,
     scanner: ScannerSettings,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Simulate the B-mode image a scanner would show for an echogenicity map.
+    """The detected echo envelope (after TGC, before log compression) of an echogenicity map.
 
     Args:
         echogenicity: (rows = depth, columns = lateral) mean backscattered intensity, >= 0.
         spacing_mm: isotropic pixel spacing.
-        scanner: probe, beam and display settings.
+        scanner: probe, beam and receiver settings.
         rng: the generator for scatterers and noise.
-
-    Returns:
-        The 8-bit greyscale image, same shape as ``echogenicity``.
     """
     n_rows, n_cols = echogenicity.shape
     sigma_mm = scanner.psf_sigma_mm()
     sigma_px = (sigma_mm[0] / spacing_mm, sigma_mm[1] / spacing_mm)
 
     amplitude = np.sqrt(np.maximum(echogenicity, 0.0) / 2.0).astype(np.float32)
-    iq_re = gaussian_filter(rng.standard_normal((n_rows, n_cols), dtype=np.float32) * amplitude, sigma_px)
-    iq_im = gaussian_filter(rng.standard_normal((n_rows, n_cols), dtype=np.float32) * amplitude, sigma_px)
+    scatter_re = rng.standard_normal((n_rows, n_cols), dtype=np.float32) * amplitude
+    scatter_im = rng.standard_normal((n_rows, n_cols), dtype=np.float32) * amplitude
     iq_norm = np.float32(1.0 / np.sqrt(_psf_energy(sigma_px)))
-    iq_re *= iq_norm
-    iq_im *= iq_norm
+    iq_re = gaussian_filter(scatter_re, sigma_px) * iq_norm
+    iq_im = gaussian_filter(scatter_im, sigma_px) * iq_norm
 
     # Attenuation happens before the receiver adds noise; TGC amplifies both afterwards.
     depth_cm = (np.arange(n_rows, dtype=np.float32) + 0.5) * spacing_mm / 10.0
@@ -126,8 +123,21 @@ def simulate_bmode(
     iq_im = iq_im * attenuate + noise_amp * rng.standard_normal((n_rows, n_cols), dtype=np.float32)
     # TGC amplifiers have a finite range: beyond it deep echoes fade instead of noise blooming.
     tgc_db = np.minimum(attenuation_db + scanner.tgc_error_db_per_cm * depth_cm, scanner.tgc_max_db)
-    envelope = np.hypot(iq_re, iq_im) * (10.0 ** (tgc_db / 20.0))[:, None].astype(np.float32)
+    return np.hypot(iq_re, iq_im) * (10.0 ** (tgc_db / 20.0))[:, None].astype(np.float32)
 
+
+def simulate_bmode(
+    echogenicity: np.ndarray,
+    spacing_mm: float,
+    scanner: ScannerSettings,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Simulate the 8-bit B-mode image a scanner would show for an echogenicity map.
+
+    Envelope (``speckle_envelope``) -> the scanner's mild smoothing of the log image ->
+    log compression. Returns a uint8 array of the map's shape.
+    """
+    envelope = speckle_envelope(echogenicity, spacing_mm, scanner, rng)
     level_db = 20.0 * np.log10(np.maximum(envelope, 1e-9))
     if scanner.speckle_reduction_px > 0:
         level_db = gaussian_filter(level_db, scanner.speckle_reduction_px)

@@ -161,6 +161,41 @@ def rasterize_lesion(
     return rho <= _periodic_lerp(shape.radius, position)
 
 
+def mask_feret_px(mask: np.ndarray) -> float:
+    """Largest calliper diameter of a pixel mask (pixel centres' hull, plus one pixel of extent)."""
+    rows, cols = np.nonzero(mask)
+    if rows.size < 3:
+        return float(rows.size)
+    return max_feret_diameter(np.stack([cols, rows], axis=1).astype(np.float64)) + 1.0
+
+
+def fit_lesion(
+    shape: LesionShape, feret_px: float, centre_rc: tuple[float, float], image_shape: tuple[int, int]
+) -> tuple[float, np.ndarray]:
+    """Scale and rasterize an outline so the *drawn* mask measures ``feret_px`` across.
+
+    Thin spicule tips narrower than a pixel vanish on rasterization (and reappear at other scales),
+    so the analytic scale is corrected by the measured diameter of the mask a few times, keeping the
+    closest fit.
+
+    Returns:
+        (scale in pixels per unit, the boolean mask).
+    """
+    scale = scale_for_feret(shape, feret_px)
+    best: tuple[float, float, np.ndarray] | None = None
+    for _ in range(5):
+        mask = rasterize_lesion(shape, scale, centre_rc, image_shape)
+        measured = mask_feret_px(mask)
+        error = abs(measured - feret_px)
+        if best is None or error < best[0]:
+            best = (error, scale, mask)
+        if measured <= 0 or error <= 0.01 * feret_px:
+            break
+        scale *= feret_px / measured
+    assert best is not None
+    return best[1], best[2]
+
+
 def perturb_outline(shape: LesionShape, strength: float, rng: np.random.Generator) -> LesionShape:
     """A second reader's outline: the same lesion traced with a smooth radial disagreement.
 

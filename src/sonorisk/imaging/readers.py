@@ -42,7 +42,9 @@ def _read_medical(path: Path, what: str) -> tuple[np.ndarray, float | None, list
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise ImageError("decodes", f"{what} {path.name}: SimpleITK cannot read it ({str(exc).strip()[:120]})") from None
+        raise ImageError(
+            "decodes", f"{what} {path.name}: SimpleITK cannot read it ({str(exc).strip()[:120]})"
+        ) from None
     array = sitk.GetArrayFromImage(image)
     notes: list[str] = []
     if image.GetNumberOfComponentsPerPixel() > 1:

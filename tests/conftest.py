@@ -1,0 +1,33 @@
+"""Shared fixtures: small synthetic cohorts generated in code, the shared reference data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
+from sonorisk.paths import SHARED_DATA_DIR
+
+BUSBRA_DIR = SHARED_DATA_DIR / "busbra_sample"
+
+
+@pytest.fixture(scope="session")
+def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 9-patient, two-centre synthetic cohort (read-only: copy before changing it)."""
+    out = tmp_path_factory.mktemp("small_cohort")
+    config = SynthConfig(centres=[("A", 6), ("B", 3)], seed=101, cohort_id="small")
+    write_synthetic_cohort(config, out / "small.parquet", out / "small.truth.parquet", workers=1, progress=False)
+    return out / "small.parquet"
+
+
+@pytest.fixture(scope="session")
+def small_rows(small_cohort: Path) -> list[dict]:
+    return pq.read_table(small_cohort).to_pylist()
+
+
+def require_busbra() -> Path:
+    if not (BUSBRA_DIR / "bus_data_sample.csv").exists():
+        pytest.skip(f"shared reference data not found at {BUSBRA_DIR}")
+    return BUSBRA_DIR
