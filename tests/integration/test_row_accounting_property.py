@@ -4,7 +4,6 @@ held, every good row passes, and no row is lost or duplicated."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
