@@ -37,7 +37,7 @@ def is_image_file(path: Path) -> bool:
 
 
 def _read_medical(path: Path, what: str) -> tuple[np.ndarray, float | None, list[str]]:
-    import SimpleITK as sitk  # noqa: N813 - the library's own name
+    import SimpleITK as sitk
 
     try:
         image = sitk.ReadImage(str(path))
