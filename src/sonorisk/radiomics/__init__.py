@@ -1,0 +1,1 @@
+"""Radiomics: pyradiomics extraction (serial and Ray fan-out), robustness, screening, Rad Score."""

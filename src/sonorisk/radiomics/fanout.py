@@ -1,0 +1,199 @@
+"""Radiomics over a cohort: a plain serial loop, and the same work fanned out as Ray tasks.
+
+Both paths call ``extract_record`` once per case, so they return the same numbers. The Ray path
+sends row batches (several cases per task, to amortise task overhead) with a memory hint and
+retries, keeps a bounded number of tasks in flight, reassembles results in input order and shows
+cases done / total and the rate.
+
+Output: one row per input row, same order; identity columns, ``mask_source``, ``status``,
+``error``, ``roi_pixels``, ``settings_sha256`` and every feature column (nulls when a case failed).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from sonorisk.paths import PROJECT_ROOT
+from sonorisk.radiomics.extract import build_extractor, extract_record, feature_names
+from sonorisk.radiomics.settings import RadiomicsSettings
+
+ID_COLUMNS = ["patient_id", "cohort_id", "center"]
+TASK_MEMORY_BYTES = 400 * 1024**2  # one pyradiomics case on a ~400 x 400 frame peaks well below this
+TASK_RETRIES = 2
+
+
+@dataclass
+class ExtractionRun:
+    """The feature table and where its work ran."""
+
+    table: pa.Table
+    nodes: Counter[str] = field(default_factory=Counter)
+
+
+def feature_schema(names: list[str]) -> pa.Schema:
+    fields = [pa.field(c, pa.string()) for c in ID_COLUMNS]
+    fields += [
+        pa.field("mask_source", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("roi_pixels", pa.int64()),
+        pa.field("settings_sha256", pa.string()),
+    ]
+    return pa.schema(fields + [pa.field(n, pa.float64()) for n in names])
+
+
+def provenance(settings: RadiomicsSettings) -> dict[str, Any]:
+    """Versions, settings hash and git revision for Parquet schema metadata."""
+    versions = {}
+    for package in ("pyradiomics-bhklab", "numpy", "SimpleITK", "PyWavelets", "ray", "pyarrow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    try:
+        revision = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        revision = "unknown"
+    return {
+        "settings_sha256": settings.sha256,
+        "settings_source": Path(settings.source).name,
+        "versions": versions,
+        "python": platform.python_version(),
+        "git_revision": revision,
+    }
+
+
+def _case_rows(
+    cohort_path: Path, mask_column: str, keep: Callable[[dict[str, Any]], bool] | None, batch_rows: int
+) -> Iterator[list[dict[str, Any]]]:
+    columns = [*ID_COLUMNS, "image_png", mask_column, "pixel_spacing_mm"]
+    for batch in pq.ParquetFile(cohort_path).iter_batches(batch_size=batch_rows, columns=columns):
+        rows = [r for r in batch.to_pylist() if keep is None or keep(r)]
+        if rows:
+            yield rows
+
+
+def _records(rows: list[dict[str, Any]], params: dict[str, Any], mask_column: str, sha: str) -> list[dict[str, Any]]:
+    extractor = build_extractor(params)
+    names = feature_names(params)
+    out = []
+    for row in rows:
+        record = extract_record(extractor, names, row["image_png"], row[mask_column], row["pixel_spacing_mm"])
+        record.update({c: row[c] for c in ID_COLUMNS}, mask_source=mask_column, settings_sha256=sha)
+        out.append(record)
+    return out
+
+
+def _count(cohort_path: Path, keep: Callable[[dict[str, Any]], bool] | None) -> int:
+    if keep is None:
+        return int(pq.read_metadata(cohort_path).num_rows)
+    ids = pq.read_table(cohort_path, columns=ID_COLUMNS).to_pylist()
+    return sum(1 for row in ids if keep(row))
+
+
+def extract_serial(
+    cohort_path: Path,
+    settings: RadiomicsSettings,
+    mask_column: str = "mask_png",
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> pa.Table:
+    """The baseline: one process, one case after another."""
+    records: list[dict[str, Any]] = []
+    for rows in _case_rows(cohort_path, mask_column, keep, 64):
+        records.extend(_records(rows, settings.params, mask_column, settings.sha256))
+    return pa.Table.from_pylist(records, schema=feature_schema(feature_names(settings.params)))
+
+
+def extract_with_ray(
+    cohort_path: Path,
+    settings: RadiomicsSettings,
+    mask_column: str = "mask_png",
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+    cases_per_task: int = 4,
+    progress: bool = True,
+) -> ExtractionRun:
+    """Fan the cohort out as Ray tasks (Ray must be initialised; see ``runtime.ray_session``).
+
+    Args:
+        cohort_path: cohort Parquet with images, masks and spacing.
+        settings: pyradiomics settings.
+        mask_column: ``mask_png`` (reader 1) or ``mask_reader2_png``.
+        keep: optional row filter on the identity columns (e.g. training patients only).
+        cases_per_task: cases per Ray task.
+        progress: show cases done / total and the rate.
+    """
+    import ray
+
+    @ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)
+    def extract_batch(rows: list[dict[str, Any]], params: dict[str, Any], column: str, sha: str) -> tuple[str, list]:
+        return ray.get_runtime_context().get_node_id(), _records(rows, params, column, sha)
+
+    names = feature_names(settings.params)
+    task = extract_batch.options(memory=TASK_MEMORY_BYTES)
+    max_in_flight = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    results: dict[int, list[dict[str, Any]]] = {}
+    pending: dict[Any, tuple[int, list[dict[str, Any]]]] = {}
+    nodes: Counter[str] = Counter()
+    bar = tqdm(total=_count(cohort_path, keep), unit="case", desc=f"radiomics ({mask_column})", disable=not progress)
+
+    def collect(ready: list[Any]) -> None:
+        for ref in ready:
+            index, rows = pending.pop(ref)
+            try:
+                node, records = ray.get(ref)
+                nodes[node] += len(records)
+            except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError) as exc:
+                failure = f"task failed after {TASK_RETRIES} retries: {type(exc).__name__}"
+                records = [
+                    dict.fromkeys(names)
+                    | {c: r[c] for c in ID_COLUMNS}
+                    | {
+                        "mask_source": mask_column,
+                        "status": "failed",
+                        "error": failure,
+                        "roi_pixels": None,
+                        "settings_sha256": settings.sha256,
+                    }
+                    for r in rows
+                ]
+            results[index] = records
+            bar.update(len(records))
+
+    index = 0
+    for rows in _case_rows(cohort_path, mask_column, keep, 256):
+        for start in range(0, len(rows), cases_per_task):
+            chunk = rows[start : start + cases_per_task]
+            pending[task.remote(chunk, settings.params, mask_column, settings.sha256)] = (index, chunk)
+            index += 1
+            if len(pending) >= max_in_flight:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                collect(ready)
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        collect(ready)
+    bar.close()
+    ordered = [record for i in range(index) for record in results[i]]
+    return ExtractionRun(pa.Table.from_pylist(ordered, schema=feature_schema(names)), nodes)
+
+
+def write_feature_table(table: pa.Table, path: Path, settings: RadiomicsSettings) -> None:
+    """Write features with provenance in the Parquet schema metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {b"sonorisk.radiomics": json.dumps(provenance(settings), sort_keys=True).encode()}
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+    tmp.replace(path)
