@@ -40,7 +40,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(PROJECT_ROOT / name, root / name)
     (root / "dvc.lock").unlink(missing_ok=True)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["synth"]["centres"] = "A=30,B=12"
+    params["synth"]["centres"] = "A=60,B=24"
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "init", "-q"], root)
     _run(["git", "add", "-A"], root)
@@ -50,13 +50,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(project: Path) -> None:
     out = _run([sys.executable, "-m", "dvc", "repro"], project)
-    for stage in ("synth", "validate", "split"):
+    for stage in ("synth", "validate", "split", "radiomics", "radiomics_model"):
         assert f"Running stage '{stage}'" in out
     synth = json.loads((project / "reports/metrics/synth.json").read_text())
-    assert synth["patients"] == 42
-    assert synth["per_centre"] == {"A": 30, "B": 12}
+    assert synth["patients"] == 84
+    assert synth["per_centre"] == {"A": 60, "B": 24}
     validation = json.loads((project / "reports/metrics/validation.json").read_text())["synthetic-default"]
-    assert validation["rows_in"] == validation["rows_valid"] + validation["rows_quarantined"] == 42
+    assert validation["rows_in"] == validation["rows_valid"] + validation["rows_quarantined"] == 84
+    radiomics = json.loads((project / "reports/metrics/radiomics.json").read_text())
+    for model in ("clinical_only", "rad_score", "radiomics_clinical_xgb"):
+        for split in ("training", "internal_validation", "external"):
+            auc = radiomics[model][split]
+            assert 0.0 <= auc["ci_low"] <= auc["auc"] <= auc["ci_high"] <= 1.0
+    for name in ("rad_score.json", "clinical_logistic.json", "radiomics_clinical_xgb.ubj"):
+        assert (project / "models/radiomics" / name).stat().st_size > 0
     assert (project / "reports/validation/data_docs/synthetic-default/index.html").exists()
     assert sorted(p.name for p in (project / "reports/preview").glob("*.png")) == [
         "preview_centre_A.png",
@@ -66,3 +73,4 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(project: Path) -> No
     assert "up to date" in status
     shown = _run([sys.executable, "-m", "dvc", "metrics", "show"], project)
     assert "oracle_auc" in shown
+    assert "radiomics_clinical_xgb.external.auc" in shown
