@@ -24,10 +24,11 @@ def main() -> None:
     training = {(r["cohort_id"], r["patient_id"]) for r in split if r["split"] == "training"}
     cohorts = sorted(Path("data/validated").glob("*.parquet"))
     reader1, reader2, seconds = [], [], {}
-    with ray_session():
+    with ray_session(defer=True) as ensure_ray:
         start = time.perf_counter()
         for cohort in cohorts:
-            reader1.append(extract_with_ray(cohort, settings, cases_per_task=params["cases_per_task"]).table)
+            run = extract_with_ray(cohort, settings, cases_per_task=params["cases_per_task"], ensure_ray=ensure_ray)
+            reader1.append(run.table)
         seconds["reader1"] = time.perf_counter() - start
         start = time.perf_counter()
         for cohort in cohorts:

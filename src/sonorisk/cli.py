@@ -202,16 +202,21 @@ def _run_radiomics(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings or DEFAULT_SETTINGS)
     print(f"radiomics on {describe_target()}: settings {Path(settings.source).name} ({settings.sha256[:12]})")
     start = time.perf_counter()
-    with ray_session():
+    with ray_session(defer=True) as ensure_ray:
         run = extract_with_ray(
-            args.cohort, settings, args.mask_column, cases_per_task=args.cases_per_task, progress=sys.stderr.isatty()
+            args.cohort,
+            settings,
+            args.mask_column,
+            cases_per_task=args.cases_per_task,
+            progress=sys.stderr.isatty(),
+            ensure_ray=ensure_ray,
         )
-    write_feature_table(run.table, args.out, settings)
+        write_feature_table(run.table, args.out, settings)
     seconds = time.perf_counter() - start
     status = run.table.column("status").to_pylist()
     print(
         f"wrote {args.out}: {len(status)} cases, {status.count('ok')} ok, {len(status) - status.count('ok')} failed, "
-        f"{len(status) / seconds:.2f} cases/s over {len(run.nodes)} node(s)"
+        f"{len(status) / seconds:.2f} cases/s; cases per worker node: {dict(run.nodes)}"
     )
     return 0
 
@@ -241,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except (CohortError, ValueError, FileNotFoundError) as problem:
         print(f"sonorisk {args.command}: error: {problem}", file=sys.stderr)
+        return EXIT_COHORT_PROBLEM
+    except ConnectionError as problem:
+        print(f"sonorisk {args.command}: error: cannot reach the Ray cluster: {problem}", file=sys.stderr)
         return EXIT_COHORT_PROBLEM
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -87,8 +89,13 @@ def _case_rows(
             yield rows
 
 
+@lru_cache(maxsize=4)
+def _cached_extractor(params_json: str) -> Any:
+    return build_extractor(json.loads(params_json))
+
+
 def _records(rows: list[dict[str, Any]], params: dict[str, Any], mask_column: str, sha: str) -> list[dict[str, Any]]:
-    extractor = build_extractor(params)
+    extractor = _cached_extractor(json.dumps(params, sort_keys=True))
     names = feature_names(params)
     out = []
     for row in rows:
@@ -125,8 +132,9 @@ def extract_with_ray(
     keep: Callable[[dict[str, Any]], bool] | None = None,
     cases_per_task: int = 4,
     progress: bool = True,
+    ensure_ray: Callable[[], None] | None = None,
 ) -> ExtractionRun:
-    """Fan the cohort out as Ray tasks (Ray must be initialised; see ``runtime.ray_session``).
+    """Fan the cohort out as Ray tasks.
 
     Args:
         cohort_path: cohort Parquet with images, masks and spacing.
@@ -135,24 +143,54 @@ def extract_with_ray(
         keep: optional row filter on the identity columns (e.g. training patients only).
         cases_per_task: cases per Ray task.
         progress: show cases done / total and the rate.
+        ensure_ray: starts Ray if it is not up (``runtime.ray_session(defer=True)``); while it
+            boots, this process extracts the first cases itself instead of waiting. None: Ray must
+            already be initialised.
     """
     import ray
+
+    names = feature_names(settings.params)
+    total = _count(cohort_path, keep)
+    bar = tqdm(total=total, unit="case", desc=f"radiomics ({mask_column})", disable=not progress)
+    results: dict[int, dict[str, Any]] = {}
+    nodes: Counter[str] = Counter()
+    cases = _indexed_cases(cohort_path, mask_column, keep)
+    lock = threading.Lock()
+
+    if ensure_ray is not None and not ray.is_initialized():
+        booted = threading.Event()
+
+        def extract_locally() -> None:
+            while not booted.is_set():
+                with lock:
+                    item = next(cases, None)
+                if item is None:
+                    return
+                index, row = item
+                results[index] = _records([row], settings.params, mask_column, settings.sha256)[0]
+                nodes["driver (while Ray started)"] += 1
+                bar.update(1)
+
+        helper = threading.Thread(target=extract_locally, name="radiomics-warm-start", daemon=True)
+        helper.start()
+        ensure_ray()
+        booted.set()
+    else:
+        helper = None
+        if ensure_ray is not None:
+            ensure_ray()
 
     @ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)
     def extract_batch(rows: list[dict[str, Any]], params: dict[str, Any], column: str, sha: str) -> tuple[str, list]:
         return ray.get_runtime_context().get_node_id(), _records(rows, params, column, sha)
 
-    names = feature_names(settings.params)
     task = extract_batch.options(memory=TASK_MEMORY_BYTES)
     max_in_flight = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-    results: dict[int, list[dict[str, Any]]] = {}
-    pending: dict[Any, tuple[int, list[dict[str, Any]]]] = {}
-    nodes: Counter[str] = Counter()
-    bar = tqdm(total=_count(cohort_path, keep), unit="case", desc=f"radiomics ({mask_column})", disable=not progress)
+    pending: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
 
     def collect(ready: list[Any]) -> None:
         for ref in ready:
-            index, rows = pending.pop(ref)
+            chunk = pending.pop(ref)
             try:
                 node, records = ray.get(ref)
                 nodes[node] += len(records)
@@ -160,7 +198,7 @@ def extract_with_ray(
                 failure = f"task failed after {TASK_RETRIES} retries: {type(exc).__name__}"
                 records = [
                     dict.fromkeys(names)
-                    | {c: r[c] for c in ID_COLUMNS}
+                    | {c: row[c] for c in ID_COLUMNS}
                     | {
                         "mask_source": mask_column,
                         "status": "failed",
@@ -168,26 +206,39 @@ def extract_with_ray(
                         "roi_pixels": None,
                         "settings_sha256": settings.sha256,
                     }
-                    for r in rows
+                    for _, row in chunk
                 ]
-            results[index] = records
+            for (index, _), record in zip(chunk, records, strict=True):
+                results[index] = record
             bar.update(len(records))
 
-    index = 0
-    for rows in _case_rows(cohort_path, mask_column, keep, 256):
-        for start in range(0, len(rows), cases_per_task):
-            chunk = rows[start : start + cases_per_task]
-            pending[task.remote(chunk, settings.params, mask_column, settings.sha256)] = (index, chunk)
-            index += 1
-            if len(pending) >= max_in_flight:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                collect(ready)
+    while True:
+        with lock:
+            chunk = [item for item in (next(cases, None) for _ in range(cases_per_task)) if item is not None]
+        if not chunk:
+            break
+        pending[task.remote([row for _, row in chunk], settings.params, mask_column, settings.sha256)] = chunk
+        if len(pending) >= max_in_flight:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            collect(ready)
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         collect(ready)
+    if helper is not None:
+        helper.join()
     bar.close()
-    ordered = [record for i in range(index) for record in results[i]]
+    ordered = [results[i] for i in range(len(results))]
     return ExtractionRun(pa.Table.from_pylist(ordered, schema=feature_schema(names)), nodes)
+
+
+def _indexed_cases(
+    cohort_path: Path, mask_column: str, keep: Callable[[dict[str, Any]], bool] | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    index = 0
+    for rows in _case_rows(cohort_path, mask_column, keep, 256):
+        for row in rows:
+            yield index, row
+            index += 1
 
 
 def write_feature_table(table: pa.Table, path: Path, settings: RadiomicsSettings) -> None:
