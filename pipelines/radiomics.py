@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from pipelines.params import stage_params
 from sonorisk.paths import PROJECT_ROOT
-from sonorisk.radiomics.fanout import extract_with_ray, write_feature_table
+from sonorisk.radiomics.fanout import META_COLUMNS, extract_with_ray, write_feature_table
 from sonorisk.radiomics.settings import load_settings
 from sonorisk.runtime import ray_session
 
@@ -50,7 +50,7 @@ def main() -> None:
         "ok": status.count("ok"),
         "failed": len(status) - status.count("ok"),
         "reader2_cases": second.num_rows,
-        "features_per_case": features.num_columns - 8,
+        "features_per_case": features.num_columns - len(META_COLUMNS),
         "settings_sha256": settings.sha256,
     }
     Path("reports/metrics").mkdir(parents=True, exist_ok=True)

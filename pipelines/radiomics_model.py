@@ -13,10 +13,9 @@ import pyarrow.parquet as pq
 from pipelines.params import stage_params
 from sonorisk.cohort.schema import CLINICAL_COLUMNS
 from sonorisk.radiomics import xgb_model
+from sonorisk.radiomics.fanout import META_COLUMNS
 from sonorisk.radiomics.model_fit import MODEL_NAMES, ModelParams, fit_radiomics_models
 from sonorisk.radiomics.screening import ScreeningParams
-
-_META = {"patient_id", "cohort_id", "center", "mask_source", "status", "error", "roi_pixels", "settings_sha256"}
 
 
 def _key(row: dict) -> tuple[str, str]:
@@ -36,7 +35,7 @@ def main() -> None:
     )
     features = pq.read_table("data/features/radiomics.parquet")
     second = pq.read_table("data/features/radiomics_reader2.parquet")
-    names = [c for c in features.column_names if c not in _META]
+    names = [c for c in features.column_names if c not in META_COLUMNS]
     keys = [_key(r) for r in features.select(["cohort_id", "patient_id"]).to_pylist()]
     position = {k: i for i, k in enumerate(keys)}
     split_rows = {_key(r): r for r in pq.read_table("data/splits/split.parquet").to_pylist()}

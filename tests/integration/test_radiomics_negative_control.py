@@ -11,7 +11,7 @@ import pytest
 from sonorisk.cohort.schema import CLINICAL_COLUMNS
 from sonorisk.cohort.split import assign_splits
 from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
-from sonorisk.radiomics.fanout import extract_serial
+from sonorisk.radiomics.fanout import META_COLUMNS, extract_serial
 from sonorisk.radiomics.model_fit import ModelParams, fit_radiomics_models
 from sonorisk.radiomics.settings import from_params, load_settings
 from sonorisk.radiomics.xgb_model import XgbSearch
@@ -35,8 +35,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     training = {p for p, s in zip(split.column("patient_id").to_pylist(), names_split, strict=True) if s == "training"}
     first = extract_serial(out / "c.parquet", settings)
     second = extract_serial(out / "c.parquet", settings, "mask_reader2_png", keep=lambda r: r["patient_id"] in training)
-    meta = {"patient_id", "cohort_id", "center", "mask_source", "status", "error", "roi_pixels", "settings_sha256"}
-    names = [c for c in first.column_names if c not in meta]
+    names = [c for c in first.column_names if c not in META_COLUMNS]
     ids = first.column("patient_id").to_pylist()
     return {
         "x": np.column_stack([first.column(n).to_numpy(zero_copy_only=False) for n in names]).astype(float),

@@ -44,15 +44,19 @@ class ExtractionRun:
     nodes: Counter[str] = field(default_factory=Counter)
 
 
+META_COLUMNS = [*ID_COLUMNS, "mask_source", "status", "error", "roi_pixels", "settings_sha256", "pyradiomics_version"]
+
+
+def _pyradiomics_version() -> str:
+    try:
+        return metadata.version("pyradiomics-bhklab")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def feature_schema(names: list[str]) -> pa.Schema:
-    fields = [pa.field(c, pa.string()) for c in ID_COLUMNS]
-    fields += [
-        pa.field("mask_source", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("error", pa.string()),
-        pa.field("roi_pixels", pa.int64()),
-        pa.field("settings_sha256", pa.string()),
-    ]
+    """Identity and provenance columns first, then one float column per feature."""
+    fields = [pa.field(c, pa.int64() if c == "roi_pixels" else pa.string()) for c in META_COLUMNS]
     return pa.schema(fields + [pa.field(n, pa.float64()) for n in names])
 
 
@@ -100,7 +104,12 @@ def _records(rows: list[dict[str, Any]], params: dict[str, Any], mask_column: st
     out = []
     for row in rows:
         record = extract_record(extractor, names, row["image_png"], row[mask_column], row["pixel_spacing_mm"])
-        record.update({c: row[c] for c in ID_COLUMNS}, mask_source=mask_column, settings_sha256=sha)
+        record.update(
+            {c: row[c] for c in ID_COLUMNS},
+            mask_source=mask_column,
+            settings_sha256=sha,
+            pyradiomics_version=_pyradiomics_version(),
+        )
         out.append(record)
     return out
 
@@ -205,6 +214,7 @@ def extract_with_ray(
                         "error": failure,
                         "roi_pixels": None,
                         "settings_sha256": settings.sha256,
+                        "pyradiomics_version": _pyradiomics_version(),
                     }
                     for _, row in chunk
                 ]
