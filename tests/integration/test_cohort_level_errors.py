@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sonorisk.cli import main
+from sonorisk.cohort.schema import CLINICAL_COLUMNS
 
 
 def _cohort_without(small_cohort: Path, tmp: Path, column: str) -> Path:
@@ -86,23 +87,8 @@ def test_cohort_level_problem_exits_2_with_one_line(
 
 
 def test_image_only_cohort_needs_no_clinical_columns(small_cohort: Path, tmp_path: Path) -> None:
-    clinical = [
-        "surgery_date",
-        "age",
-        "menopausal_status",
-        "tumor_size_mm",
-        "t_stage",
-        "n_stage",
-        "histologic_grade",
-        "er_status",
-        "pr_status",
-        "her2_status",
-        "ki67_pct",
-        "molecular_subtype",
-        "lvi",
-    ]
     path = tmp_path / "images_only.parquet"
-    pq.write_table(pq.read_table(small_cohort).drop_columns([c for c in clinical if c != "surgery_date"]), path)
+    pq.write_table(pq.read_table(small_cohort).drop_columns([c for c in CLINICAL_COLUMNS if c != "surgery_date"]), path)
     code = main(
         [
             "validate",

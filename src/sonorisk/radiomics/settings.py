@@ -2,8 +2,8 @@
 
 Example:
     >>> settings = load_settings()
-    >>> settings.params["setting"]["force2D"], len(settings.sha256)
-    (True, 64)
+    >>> settings.params["setting"]["binWidth"], len(settings.sha256)
+    (4, 64)
 """
 
 from __future__ import annotations
