@@ -1,0 +1,1 @@
+"""Deep learning: the CNN-ViT hybrid and a small model zoo, training, selection, batch scoring."""

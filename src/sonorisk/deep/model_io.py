@@ -1,0 +1,92 @@
+"""Model files: weights as safetensors plus a JSON model card; loading checks the weights' hash.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from sonorisk.deep.registry import create_model
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> card = save_model(create_model("vit_small", input_size=32), folder, {"note": "doctest"})
+    >>> load_model(folder).preprocess.input_size, len(card["weights_sha256"])
+    (32, 64)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from sonorisk.deep.registry import ScoredModel, create_model
+
+WEIGHTS = "model.safetensors"
+CARD = "model_card.json"
+
+
+class ModelFileError(ValueError):
+    """A model folder that cannot be trusted (missing file, changed weights)."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("torch", "timm", "numpy", "safetensors"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "absent"
+    return out
+
+
+def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> dict[str, Any]:
+    """Write weights and a card (architecture, options, preprocessing, versions, hash, extras)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS), metadata={"architecture": model.name})
+    card = {
+        "architecture": model.name,
+        "options": model.options,
+        "preprocess": model.preprocess.as_dict(),
+        "weights_file": WEIGHTS,
+        "weights_sha256": file_sha256(folder / WEIGHTS),
+        "versions": _versions(),
+    } | card_extra
+    (folder / CARD).write_text(json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
+    return card
+
+
+def load_card(folder: Path) -> dict[str, Any]:
+    path = folder / CARD
+    if not path.exists():
+        raise ModelFileError(f"{path} is missing")
+    card: dict[str, Any] = json.loads(path.read_text())
+    return card
+
+
+def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
+    """Rebuild the network from its card and load the weights after checking their SHA-256.
+
+    Raises:
+        ModelFileError: missing files or weights whose hash differs from the card's.
+    """
+    card = load_card(folder)
+    weights = folder / card["weights_file"]
+    if not weights.exists():
+        raise ModelFileError(f"{weights} is missing")
+    found = file_sha256(weights)
+    if found != card["weights_sha256"]:
+        raise ModelFileError(f"{weights} was changed: SHA-256 {found[:12]}... differs from the model card")
+    model = create_model(card["architecture"], **card["options"], **card["preprocess"])
+    model.network.load_state_dict(load_file(str(weights)))
+    return model.to(device).eval()

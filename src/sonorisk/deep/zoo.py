@@ -1,0 +1,132 @@
+"""Train the zoo on the development centre's training split, select by internal-validation AUC, and
+produce out-of-fold DL Scores for the training patients (k-fold) so fusion never sees a score from a
+model that was trained on that patient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from sonorisk.cohort.split import EXTERNAL, INTERNAL, TRAINING
+from sonorisk.deep.data import crop_cases
+from sonorisk.deep.registry import Preprocess, ScoredModel
+from sonorisk.deep.train import TrainConfig, TrainResult, predict, train_model
+from sonorisk.evaluation.delong import auc_ci
+
+
+@dataclass
+class ZooResult:
+    winner: str
+    model: ScoredModel
+    metrics: dict[str, dict[str, Any]]
+    oof_scores: np.ndarray  # per row; NaN outside the training split
+    oof_metrics: dict[str, Any]
+    histories: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    training_data_sha256: str = ""
+
+
+def preprocess_for(overrides: dict[str, Any]) -> Preprocess:
+    fields = set(Preprocess.__dataclass_fields__)
+    return replace(Preprocess(), **{k: v for k, v in overrides.items() if k in fields})
+
+
+class CropCache:
+    """Crops of every row, made once per preprocessing (input size, margin)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self._cache: dict[tuple[int, float], tuple[np.ndarray, list[str | None]]] = {}
+
+    def get(self, preprocess: Preprocess) -> tuple[np.ndarray, list[str | None]]:
+        key = (preprocess.input_size, preprocess.crop_margin)
+        if key not in self._cache:
+            self._cache[key] = crop_cases(self.rows, preprocess)
+        return self._cache[key]
+
+
+def _hash(crops: np.ndarray, y: np.ndarray) -> str:
+    return hashlib.sha256(crops.tobytes() + np.asarray(y, dtype=np.uint8).tobytes()).hexdigest()
+
+
+def train_zoo(
+    zoo: dict[str, dict[str, Any]],
+    rows: list[dict[str, Any]],
+    split: np.ndarray,
+    outcome: np.ndarray,
+    config: TrainConfig,
+    oof_folds: int,
+    log: Any = print,
+    init_weights: dict[str, Any] | None = None,
+) -> ZooResult:
+    """Fit every architecture of ``zoo`` (name -> overrides); the best internal AUC wins.
+
+    Args:
+        zoo: model name -> overrides (preprocessing fields and architecture options).
+        rows: cases with ``image_png`` and ``mask_png``, aligned with ``split`` and ``outcome``.
+        split: split name per row.
+        outcome: outcome per row (used only inside the labelled splits).
+        config: training configuration (seeded).
+        oof_folds: k for the out-of-fold DL Scores of the training rows.
+        log: progress lines.
+        init_weights: a state dict (e.g. local ImageNet ResNet34 weights) to start every model
+            from where names and shapes match; None trains from scratch.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    cache = CropCache(rows)
+    y = np.asarray(outcome, dtype=bool)
+    train, internal = np.flatnonzero(split == TRAINING), np.flatnonzero(split == INTERNAL)
+    results: dict[str, TrainResult] = {}
+    metrics: dict[str, dict[str, Any]] = {}
+    for name, overrides in zoo.items():
+        crops, _ = cache.get(preprocess_for(overrides))
+        start = time.perf_counter()
+        result = train_model(
+            name, crops[train], y[train], crops[internal], y[internal], config, overrides, init_weights
+        )
+        scores = predict(result.model, crops)
+        metrics[name] = {
+            split_name: auc_ci(y[members], scores[members]).as_dict()
+            for split_name in (INTERNAL, EXTERNAL)
+            if (members := np.flatnonzero(split == split_name)).size
+        } | {"best_epoch": result.best_epoch, "seconds": round(time.perf_counter() - start, 1)}
+        results[name] = result
+        log(
+            f"dl_train {name}: internal AUC {metrics[name][INTERNAL]['auc']:.3f}, "
+            f"best epoch {result.best_epoch}, {metrics[name]['seconds']:.0f} s"
+        )
+
+    winner = max(zoo, key=lambda n: metrics[n][INTERNAL]["auc"])
+    crops, _ = cache.get(preprocess_for(zoo[winner]))
+    oof = np.full(len(rows), np.nan)
+    n_folds = max(2, min(oof_folds, int(y[train].sum()), int((~y[train]).sum())))
+    for fold, (fit, held) in enumerate(
+        StratifiedKFold(n_folds, shuffle=True, random_state=config.seed).split(train, y[train])
+    ):
+        fold_config = replace(config, seed=config.seed + 1000 * (fold + 1))
+        fitted = train_model(
+            winner,
+            crops[train[fit]],
+            y[train[fit]],
+            crops[internal],
+            y[internal],
+            fold_config,
+            zoo[winner],
+            init_weights,
+        )
+        oof[train[held]] = predict(fitted.model, crops[train[held]])
+        log(f"dl_train {winner}: out-of-fold {fold + 1}/{n_folds} done")
+    return ZooResult(
+        winner=winner,
+        model=results[winner].model,
+        metrics=metrics,
+        oof_scores=oof,
+        oof_metrics=auc_ci(y[train], oof[train]).as_dict(),
+        histories={name: r.history for name, r in results.items()},
+        training_data_sha256=_hash(crops[train], y[train]),
+    )
