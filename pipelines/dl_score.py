@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from pipelines.params import stage_params
-from sonorisk.deep.batch_scoring import score_cohorts
-from sonorisk.runtime import ray_session
+from sonorisk.deep.jobs import score_job
 
 
 def main() -> None:
     params = stage_params("dl_score")
-    start = time.perf_counter()
-    with ray_session():
-        summary = score_cohorts(
-            sorted(Path("data/validated").glob("*.parquet")),
-            Path("models/deep"),
-            Path("data/scores/dl.parquet"),
-            batch_size=params["batch_size"],
-        )
-    summary["seconds"] = round(time.perf_counter() - start, 1)
+    cohorts = sorted(Path("data/validated").glob("*.parquet"))
+    summary = score_job(cohorts, Path("models/deep"), Path("data/scores/dl.parquet"), params["batch_size"])
     Path("reports/metrics").mkdir(parents=True, exist_ok=True)
     Path("reports/metrics/dl_score.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(

@@ -1,11 +1,26 @@
-"""After `dvc repro`: print what the pipeline produced and where (used by `make demo`)."""
+"""After `dvc repro`: print what the pipeline produced, where, and the models' AUCs (used by `make demo`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 _METRICS = Path("reports/metrics")
+_OUTPUTS = [
+    "data/cohorts",
+    "data/truth",
+    "data/validated",
+    "data/quarantine",
+    "data/splits",
+    "data/features",
+    "data/scores",
+    "models/radiomics",
+    "models/deep",
+    "reports/preview",
+    "reports/validation",
+]
+_SPLITS = [("training", "training (OOF)"), ("internal_validation", "internal"), ("external", "external")]
 
 
 def _size(path: Path) -> str:
@@ -13,28 +28,62 @@ def _size(path: Path) -> str:
     return f"{total / 1e6:.1f} MB"
 
 
+def _metrics(name: str) -> dict[str, Any] | None:
+    path = _METRICS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _cell(result: dict[str, Any] | None) -> str:
+    if not result:
+        return "-"
+    return f"{result['auc']:.3f} [{result['ci_low']:.3f}, {result['ci_high']:.3f}]"
+
+
+def auc_rows() -> list[tuple[str, dict[str, Any]]]:
+    """(model label, {split: AUC dict}) for every model the metrics files know."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    radiomics = _metrics("radiomics") or {}
+    for key, label in [
+        ("clinical_only", "clinical-only logistic"),
+        ("rad_score", "Rad Score (LASSO)"),
+        ("radiomics_clinical_xgb", "radiomics + clinical XGBoost"),
+    ]:
+        if key in radiomics:
+            rows.append((label, radiomics[key]))
+    deep = _metrics("deep")
+    if deep:
+        for name, result in deep["models"].items():
+            entry = dict(result)
+            entry["external"] = result.get("external_validation", result.get("external"))
+            if name == deep["winner"]:
+                entry["training"] = deep.get("winner_oof_training")
+            rows.append((f"DL {name}{' (selected)' if name == deep['winner'] else ''}", entry))
+    return rows
+
+
 def main() -> None:
     print("\nSonoRisk demo: outputs")
-    for path in [
-        Path("data/cohorts"),
-        Path("data/truth"),
-        Path("data/validated"),
-        Path("data/quarantine"),
-        Path("data/splits"),
-        Path("reports/preview"),
-        Path("reports/validation"),
-    ]:
+    for name in _OUTPUTS:
+        path = Path(name)
         if path.exists():
-            files = sorted(p for p in path.glob("*") if p.is_file())
+            files = sorted(p for p in path.glob("*") if p.is_file() or p.suffix == ".parquet")
             shown = ", ".join(p.name for p in files[:4]) + (" ..." if len(files) > 4 else "")
-            print(f"  {str(path) + '/':28s} {_size(path):>10s}  {shown}")
-    for name in ("synth", "validation", "split"):
-        path = _METRICS / f"{name}.json"
-        if path.exists():
-            print(f"\n{path}:\n{json.dumps(json.loads(path.read_text()), indent=2)}")
-    docs = sorted(Path("reports/validation/data_docs").glob("*/index.html"))
-    for index in docs:
-        print(f"\nGreat Expectations Data Docs: {index}")
+            print(f"  {name + '/':28s} {_size(path):>10s}  {shown}")
+    split = _metrics("split")
+    if split:
+        print("\nPatients (positive): " + ", ".join(f"{k} {v['patients']} ({v['positive']})" for k, v in split.items()))
+    synth = _metrics("synth")
+    if synth and "oracle_auc" in synth:
+        print(f"Oracle AUC of the synthetic cohort (the ceiling any model can reach): {synth['oracle_auc']:.3f}")
+    rows = auc_rows()
+    if rows:
+        print("\nAUC [95 % DeLong CI]")
+        print(f"  {'model':34s}" + "".join(f"{label:>24s}" for _, label in _SPLITS))
+        for label, result in rows:
+            print(f"  {label:34s}" + "".join(f"{_cell(result.get(key)):>24s}" for key, _ in _SPLITS))
+    print("\n`dvc metrics show` lists every metric; `dvc dag` shows the stages.")
+    for index in sorted(Path("reports/validation/data_docs").glob("*/index.html")):
+        print(f"Great Expectations Data Docs: {index}")
     print("Preview montages: " + ", ".join(str(p) for p in sorted(Path("reports/preview").glob("*.png"))))
 
 

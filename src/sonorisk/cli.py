@@ -221,6 +221,100 @@ def _run_radiomics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dl_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dl-train",
+        help="train the deep-learning zoo (ResNet34, ViT, ResNet34-into-ViT) and select the best",
+        description=(
+            "Train every architecture of the zoo on the development centre's training split, stop early "
+            "on internal-validation AUC, select the best by that AUC, and re-train the winner k times for "
+            "out-of-fold DL Scores of the training patients (so fusion never sees a score from a model "
+            "trained on that patient). Writes the winner as safetensors + a model card, the out-of-fold "
+            "scores, per-model AUCs with 95 % DeLong CIs and training histories. Settings: the dl_train "
+            "section of --params; the options below override it. Deterministic on CPU for a seed."
+        ),
+    )
+    p.add_argument("cohorts", type=Path, nargs="+", help="validated cohort Parquet file(s)")
+    p.add_argument("--split", type=Path, default=Path("data/splits/split.parquet"), help="split Parquet")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="YAML with a dl_train section")
+    p.add_argument("--profile", help="parameter profile: cpu (small crops, few epochs) or gpu (full resolution)")
+    p.add_argument("--models", help="comma-separated subset of the zoo, e.g. resnet34_vit")
+    p.add_argument("--seed", type=int, help="training seed")
+    p.add_argument(
+        "--init-weights",
+        type=Path,
+        help="local .safetensors to start from (e.g. ImageNet ResNet34); tensors are matched by name and shape",
+    )
+    p.add_argument("--out", type=Path, default=Path("models/deep"), help="model folder (weights + card)")
+    p.add_argument("--oof", type=Path, default=Path("data/scores/dl_oof.parquet"), help="out-of-fold scores")
+    p.add_argument("--metrics", type=Path, default=Path("reports/metrics/deep.json"), help="metrics JSON")
+    p.set_defaults(run=_run_dl_train)
+
+
+def _run_dl_train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sonorisk.deep.jobs import TrainOutputs, train_job
+
+    if not args.params.exists():
+        raise FileNotFoundError(f"{args.params} does not exist (pass --params with a dl_train section)")
+    params = dict(yaml.safe_load(args.params.read_text())["dl_train"])
+    if args.profile:
+        if args.profile not in params["profiles"]:
+            raise ValueError(f"--profile {args.profile}: known profiles are {', '.join(params['profiles'])}")
+        params["profile"] = args.profile
+    if args.models:
+        wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+        unknown = [m for m in wanted if m not in params["models"]]
+        if unknown:
+            raise ValueError(f"--models: {', '.join(unknown)} not in the zoo ({', '.join(params['models'])})")
+        params["models"] = {m: params["models"][m] for m in wanted}
+    if args.seed is not None:
+        params["seed"] = args.seed
+    if args.init_weights:
+        params["init_weights"] = str(args.init_weights)
+    outputs = TrainOutputs(args.out, args.oof, args.metrics, args.metrics.with_name("deep_history.json"))
+    train_job(args.cohorts, args.split, params, outputs)
+    print(f"model {args.out}\nout-of-fold scores {args.oof}\nmetrics {args.metrics}")
+    return 0
+
+
+def _add_dl_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dl-score",
+        help="DL Score of every row of some cohorts with a trained model, batch-scored on Ray Data",
+        description=(
+            "Score every row of the cohort Parquet file(s) with the model in --model: Ray Data reads the "
+            "Parquet, CPU tasks decode and crop the images, an actor pool (one GPU per actor when the "
+            "cluster has GPUs, CPU actors otherwise) runs the network, and the scores are written as a "
+            "Parquet dataset folder: patient_id, cohort_id, center, dl_score, model_id, model_sha256, "
+            "crop_error. Same row count as the input; a row whose image cannot be decoded gets a null "
+            "score and the reason. Uses the cluster named by RAY_ADDRESS, else a local one."
+        ),
+    )
+    p.add_argument("cohorts", type=Path, nargs="+", help="cohort Parquet file(s) (validated rows)")
+    p.add_argument("--model", type=Path, default=Path("models/deep"), help="model folder written by dl-train")
+    p.add_argument("--out", type=Path, default=Path("data/scores/dl.parquet"), help="output Parquet folder")
+    p.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
+    p.add_argument("--actors", type=int, help="scoring actors (default: one per GPU, else CPUs / 4)")
+    p.set_defaults(run=_run_dl_score)
+
+
+def _run_dl_score(args: argparse.Namespace) -> int:
+    from sonorisk.deep.jobs import score_job
+    from sonorisk.runtime import describe_target
+
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    print(f"dl-score on {describe_target()} with {args.model}")
+    summary = score_job(args.cohorts, args.model, args.out, args.batch_size, args.actors)
+    print(
+        f"wrote {args.out}: {summary['rows']} rows, {summary['scored']} scored, {summary['unscorable']} "
+        f"unscorable (null dl_score, reason in crop_error), {summary['seconds']:.0f} s"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sonorisk",
@@ -234,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_ingest(sub)
     _add_radiomics(sub)
+    _add_dl_train(sub)
+    _add_dl_score(sub)
     return parser
 
 

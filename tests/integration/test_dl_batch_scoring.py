@@ -89,3 +89,16 @@ def test_scores_every_row_in_order(
             assert np.isfinite(scores[i])
             assert errors[i] == ""
     assert set(table.column("model_id").to_pylist()) == {"vit_small"}
+
+
+def test_decoding_runs_as_tasks_not_inside_the_actors(ray_local, model_dir: Path, small_cohort: Path) -> None:
+    """Decode/crop is its own task stage (so it runs while actors start and score); Ray Data would
+    otherwise fuse it into the predictor actors."""
+    from sonorisk.deep.batch_scoring import plan_resources, scoring_dataset
+
+    ds = scoring_dataset([small_cohort], model_dir, plan_resources(batch_size=4)).materialize()
+    stats = ds.stats()
+    assert "MapBatches(decode_crop_batch)->MapBatches" not in stats
+    assert "MapBatches(decode_crop_batch)" in stats
+    assert "MapBatches(_CpuPredictor)" in stats
+    assert ds.count() == pq.ParquetFile(small_cohort).metadata.num_rows

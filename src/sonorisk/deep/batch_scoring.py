@@ -20,8 +20,9 @@ import numpy as np
 import pyarrow.dataset as pads
 from ray.data.datasource import FilenameProvider
 
+from sonorisk.deep.crops import decode_crop_batch
 from sonorisk.deep.model_io import load_card
-from sonorisk.deep.predictor import DecodeCrop, DLPredictor
+from sonorisk.deep.predictor import DLPredictor
 
 ID_COLUMNS = ["patient_id", "cohort_id", "center"]
 
@@ -33,11 +34,6 @@ class OrderedNames(FilenameProvider):
         return f"part-{task_index:05d}-{block_index:04d}.parquet"
 
 
-def decode_crop_batch(batch: dict[str, np.ndarray], preprocess: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The CPU stage as a plain function (Ray Data runs functions as tasks)."""
-    return DecodeCrop(preprocess)(batch)
-
-
 @dataclass(frozen=True)
 class ScoringPlan:
     """Resources of the scoring stages, sized to the cluster."""
@@ -47,6 +43,12 @@ class ScoringPlan:
     cpus_per_actor: float
     batch_size: int
     decode_batch_size: int
+    read_blocks: int = 1
+    # Declared memory of one decode task: Ray Data measured a decode worker's peak at 0.6-1 GB (the
+    # worker, Arrow read buffers, a block of PNGs and their crops). Besides informing the scheduler,
+    # it keeps Ray Data from fusing the decode stage into the predictor actors: fused, the actors
+    # would decode serially and nothing could decode while they start (importing torch takes seconds).
+    decode_memory: int = 2**30
 
 
 def plan_resources(batch_size: int, actors: int | None = None) -> ScoringPlan:
@@ -56,9 +58,10 @@ def plan_resources(batch_size: int, actors: int | None = None) -> ScoringPlan:
 
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    blocks = max(2, 2 * cpus)  # enough input blocks that every core can decode while actors score
     if gpus:
-        return ScoringPlan(actors or gpus, 1.0, 1.0, batch_size, 32)
-    return ScoringPlan(actors or max(1, cpus // 4), 0.0, 1.0, batch_size, 32)
+        return ScoringPlan(actors or gpus, 1.0, 1.0, batch_size, 32, blocks)
+    return ScoringPlan(actors or max(1, cpus // 4), 0.0, 1.0, batch_size, 32, blocks)
 
 
 def _threads_for_cpu_actor(cpus: int, actors: int) -> int:
@@ -75,6 +78,44 @@ class _CpuPredictor(DLPredictor):
         super().__init__(model_dir, device="cpu", batch_size=batch_size)
 
 
+def scoring_dataset(cohort_paths: list[Path], model_dir: Path, plan: ScoringPlan) -> Any:
+    """The lazy Ray Data pipeline (read -> decode/crop tasks -> predictor actors), not yet executed."""
+    import ray
+
+    card = load_card(model_dir)
+    ds = ray.data.read_parquet([str(p) for p in cohort_paths], override_num_blocks=plan.read_blocks)
+    ds = ds.select_columns([*ID_COLUMNS, "image_png", "mask_png"])
+    ds = ds.map_batches(
+        decode_crop_batch,  # type: ignore[arg-type]  # extra keyword argument via fn_kwargs
+        fn_kwargs={"preprocess": card["preprocess"]},
+        batch_size=plan.decode_batch_size,
+        batch_format="numpy",
+        memory=plan.decode_memory,
+    )
+    if plan.gpus_per_actor:
+        return ds.map_batches(
+            DLPredictor,
+            fn_constructor_kwargs={"model_dir": str(model_dir), "device": "cuda", "batch_size": plan.batch_size},
+            batch_size=plan.batch_size,
+            batch_format="numpy",
+            num_gpus=plan.gpus_per_actor,
+            compute=ray.data.ActorPoolStrategy(size=plan.actors),
+        )
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return ds.map_batches(
+        _CpuPredictor,
+        fn_constructor_kwargs={
+            "model_dir": str(model_dir),
+            "batch_size": plan.batch_size,
+            "threads": _threads_for_cpu_actor(os.cpu_count() or cpus, plan.actors),
+        },
+        batch_size=plan.batch_size,
+        batch_format="numpy",
+        num_cpus=plan.cpus_per_actor,
+        compute=ray.data.ActorPoolStrategy(size=plan.actors),
+    )
+
+
 def score_cohorts(
     cohort_paths: list[Path], model_dir: Path, out_dir: Path, batch_size: int = 64, actors: int | None = None
 ) -> dict[str, Any]:
@@ -85,40 +126,10 @@ def score_cohorts(
     """
     import ray
 
-    card = load_card(model_dir)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     plan = plan_resources(batch_size, actors)
-    ds = ray.data.read_parquet([str(p) for p in cohort_paths], columns=[*ID_COLUMNS, "image_png", "mask_png"])
-    ds = ds.map_batches(
-        decode_crop_batch,  # type: ignore[arg-type]  # extra keyword argument via fn_kwargs
-        fn_kwargs={"preprocess": card["preprocess"]},
-        batch_size=plan.decode_batch_size,
-        batch_format="numpy",
-    )
-    if plan.gpus_per_actor:
-        ds = ds.map_batches(
-            DLPredictor,
-            fn_constructor_kwargs={"model_dir": str(model_dir), "device": "cuda", "batch_size": plan.batch_size},
-            batch_size=plan.batch_size,
-            batch_format="numpy",
-            num_gpus=plan.gpus_per_actor,
-            concurrency=plan.actors,
-        )
-    else:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        ds = ds.map_batches(
-            _CpuPredictor,
-            fn_constructor_kwargs={
-                "model_dir": str(model_dir),
-                "batch_size": plan.batch_size,
-                "threads": _threads_for_cpu_actor(os.cpu_count() or cpus, plan.actors),
-            },
-            batch_size=plan.batch_size,
-            batch_format="numpy",
-            num_cpus=plan.cpus_per_actor,
-            concurrency=plan.actors,
-        )
+    ds = scoring_dataset(cohort_paths, model_dir, plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob("*.parquet"):
         stale.unlink()

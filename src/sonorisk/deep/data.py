@@ -5,7 +5,7 @@ pixels for the same case.
 
 Example:
     >>> import numpy as np
-    >>> from sonorisk.deep.registry import Preprocess
+    >>> from sonorisk.deep.preprocess import Preprocess
     >>> x = to_network_input(np.full((2, 8, 8), 0.35, np.float32), Preprocess(input_size=8))
     >>> tuple(x.shape), float(x.abs().max())
     ((2, 3, 8, 8), 0.0)
@@ -13,34 +13,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 import torch
 
-from sonorisk.deep.registry import Preprocess
-from sonorisk.imaging.codec import ImageError, decode_image, decode_mask
-from sonorisk.imaging.roi import roi_crop
+from sonorisk.deep.crops import crop_case, crop_cases
+from sonorisk.deep.preprocess import Preprocess
 
-
-def crop_case(image_png: bytes | None, mask_png: bytes | None, preprocess: Preprocess) -> tuple[np.ndarray, str | None]:
-    """One case as an (S, S) float32 crop in [0, 1], or zeros and the reason it could not be made."""
-    size = preprocess.input_size
-    try:
-        image, _ = decode_image(image_png, "image_png")
-        mask, _ = decode_mask(mask_png, what="mask_png")
-        if image.shape != mask.shape:
-            raise ValueError(f"mask {mask.shape} and image {image.shape} differ in size")
-        return roi_crop(image, mask, preprocess.crop_margin, size), None
-    except (ImageError, ValueError, OSError) as exc:
-        return np.zeros((size, size), np.float32), f"{type(exc).__name__}: {exc}"[:300]
-
-
-def crop_cases(rows: Sequence[dict[str, Any]], preprocess: Preprocess) -> tuple[np.ndarray, list[str | None]]:
-    """Crops of many cases (N, S, S) and a reason per case (None when it worked)."""
-    crops, errors = zip(*(crop_case(r["image_png"], r["mask_png"], preprocess) for r in rows), strict=True)
-    return np.stack(crops).astype(np.float32), list(errors)
+__all__ = ["crop_case", "crop_cases", "to_network_input"]
 
 
 def to_network_input(crops: np.ndarray | torch.Tensor, preprocess: Preprocess) -> torch.Tensor:

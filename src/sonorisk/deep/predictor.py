@@ -20,34 +20,15 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from sonorisk.deep.data import crop_case
+from sonorisk.deep.crops import DecodeCrop
 from sonorisk.deep.model_io import load_card, load_model
-from sonorisk.deep.registry import Preprocess
 from sonorisk.deep.train import predict
 
-
-class DecodeCrop:
-    """PNG bytes -> lesion crops, per batch (a CPU stage)."""
-
-    def __init__(self, preprocess: dict[str, Any]) -> None:
-        self.preprocess = Preprocess(**preprocess)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        crops, errors = [], []
-        for image, mask in zip(batch["image_png"], batch["mask_png"], strict=True):
-            crop, error = crop_case(image, mask, self.preprocess)
-            crops.append(crop)
-            errors.append(error or "")
-        out = {k: v for k, v in batch.items() if k not in ("image_png", "mask_png")}
-        size = self.preprocess.input_size
-        out["pixels"] = np.stack(crops) if crops else np.zeros((0, size, size), np.float32)
-        out["crop_error"] = np.array(errors, dtype=object)
-        return out
+__all__ = ["DLPredictor", "DecodeCrop"]
 
 
 class DLPredictor:

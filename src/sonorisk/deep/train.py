@@ -164,7 +164,15 @@ def _fit(
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * max(1, -(-len(crops) // config.batch_size))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    warmup = min(max(1, -(-len(crops) // config.batch_size)), steps // 2)  # one epoch of linear warm-up
+    scheduler = torch.optim.lr_scheduler.SequentialLR(
+        optimiser,
+        [
+            torch.optim.lr_scheduler.LinearLR(optimiser, start_factor=0.1, total_iters=max(warmup, 1)),
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(steps - warmup, 1)),
+        ],
+        milestones=[warmup],
+    )
     generator = torch.Generator().manual_seed(config.seed)
 
     best_auc, best_epoch, best_state, history, waited = -1.0, -1, None, [], 0

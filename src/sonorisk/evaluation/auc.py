@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -19,5 +18,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # here, not at import: scoring workers import this module and need no scipy
+
     ranks = rankdata(s)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

@@ -1,0 +1,178 @@
+"""The two deep-learning jobs as functions, shared by the DVC stages and the ``sonorisk`` command.
+
+``train_job`` reads validated cohorts and the split, trains the zoo, writes the winner (safetensors +
+model card), out-of-fold DL Scores of the training patients, per-model metrics and training
+histories. ``score_job`` scores every row of some cohorts with a model folder on Ray Data.
+
+Settings come as the ``dl_train`` section of params.yaml (see that file for every key).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sonorisk.contracts.reasons import CohortError
+from sonorisk.deep.train import TrainConfig
+
+SPLIT_COLUMNS = ("cohort_id", "patient_id", "split", "outcome")
+CASE_COLUMNS = ["cohort_id", "patient_id", "image_png", "mask_png"]
+
+
+@dataclass(frozen=True)
+class TrainOutputs:
+    """Where ``train_job`` writes."""
+
+    model_dir: Path = Path("models/deep")
+    oof_scores: Path = Path("data/scores/dl_oof.parquet")
+    metrics: Path = Path("reports/metrics/deep.json")
+    history: Path = Path("reports/deep/training_history.json")
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str]:
+    return row["cohort_id"], row["patient_id"]
+
+
+def load_training_rows(cohorts: list[Path], split_path: Path) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """Cases of the split (every cohort row the split names), their split names and outcomes.
+
+    Raises:
+        CohortError: the split lacks a column, or no training or internal-validation rows remain.
+    """
+    split_table = pq.read_table(split_path)
+    missing = [c for c in SPLIT_COLUMNS if c not in split_table.column_names]
+    if missing:
+        raise CohortError(f"{split_path} lacks column(s) {', '.join(missing)}: is it the split stage's output?")
+    split_rows = {_key(r): r for r in split_table.select(list(SPLIT_COLUMNS)).to_pylist()}
+    rows: list[dict[str, Any]] = []
+    for cohort in cohorts:
+        table = pq.read_table(cohort, columns=CASE_COLUMNS)
+        rows.extend(r for r in table.to_pylist() if _key(r) in split_rows)
+    split = np.array([split_rows[_key(r)]["split"] for r in rows], dtype=object)
+    outcome = np.array([bool(split_rows[_key(r)]["outcome"]) for r in rows])
+    for needed in ("training", "internal_validation"):
+        if not (split == needed).any():
+            raise CohortError(f"no {needed} rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
+        positives = int(outcome[split == needed].sum())
+        if positives < 2 or positives > int((split == needed).sum()) - 2:
+            raise CohortError(
+                f"the {needed} split has {positives} positive of {int((split == needed).sum())} patients: at least "
+                "two of each outcome are needed to train and select models (a larger cohort is needed)"
+            )
+    return rows, split, outcome
+
+
+def train_config(params: dict[str, Any]) -> TrainConfig:
+    profile = params["profiles"][params["profile"]]
+    return TrainConfig(
+        epochs=profile["epochs"],
+        batch_size=profile["batch_size"],
+        lr=params["lr"],
+        weight_decay=params["weight_decay"],
+        patience=params["patience"],
+        seed=params["seed"],
+        threads=params["threads"],
+    )
+
+
+def zoo_from_params(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Model name -> overrides: the profile's input size and the crop margin, then each model's own."""
+    profile = params["profiles"][params["profile"]]
+    shared = {"input_size": profile["input_size"], "crop_margin": params["crop_margin"]}
+    return {name: shared | (options or {}) for name, options in params["models"].items()}
+
+
+def train_job(
+    cohorts: list[Path],
+    split_path: Path,
+    params: dict[str, Any],
+    outputs: TrainOutputs = TrainOutputs(),
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train, select and save; returns the metrics written to ``outputs.metrics``."""
+    from safetensors.torch import load_file
+
+    from sonorisk.deep.model_io import save_model
+    from sonorisk.deep.zoo import train_zoo
+
+    start = time.perf_counter()
+    rows, split, outcome = load_training_rows(cohorts, split_path)
+    config = train_config(params)
+    init_path = params.get("init_weights")
+    if init_path and not Path(init_path).exists():
+        raise FileNotFoundError(f"--init-weights {init_path} does not exist")
+    init = load_file(str(init_path)) if init_path else None
+    log(
+        f"dl_train: {int((split == 'training').sum())} training, {int((split == 'internal_validation').sum())} "
+        f"internal-validation rows; zoo {', '.join(params['models'])}; profile {params['profile']}"
+    )
+    result = train_zoo(zoo_from_params(params), rows, split, outcome, config, params["oof_folds"], log, init)
+    card = save_model(
+        result.model,
+        outputs.model_dir,
+        {
+            "selected_by": "internal-validation AUC across the zoo",
+            "zoo_metrics": result.metrics,
+            "oof_training_auc": result.oof_metrics,
+            "training_data_sha256": result.training_data_sha256,
+            "train_config": config.__dict__,
+            "profile": params["profile"],
+            "init_weights": str(init_path) if init_path else None,
+        },
+    )
+    train_rows = np.flatnonzero(split == "training")
+    outputs.oof_scores.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        pa.table(
+            {
+                "cohort_id": [rows[i]["cohort_id"] for i in train_rows],
+                "patient_id": [rows[i]["patient_id"] for i in train_rows],
+                "dl_score_oof": [float(result.oof_scores[i]) for i in train_rows],
+                "model_id": [result.winner] * len(train_rows),
+            }
+        ),
+        outputs.oof_scores,
+    )
+    metrics = {
+        "winner": result.winner,
+        "models": result.metrics,
+        "winner_oof_training": result.oof_metrics,
+        "weights_sha256": card["weights_sha256"],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    for path, content in ((outputs.metrics, metrics), (outputs.history, result.histories)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    internal = result.metrics[result.winner]["internal_validation"]["auc"]
+    log(
+        f"dl_train: winner {result.winner} (internal AUC {internal:.3f}), weights sha256 {card['weights_sha256']}, "
+        f"{metrics['seconds']:.0f} s"
+    )
+    return metrics
+
+
+def score_job(
+    cohorts: list[Path], model_dir: Path, out: Path, batch_size: int = 64, actors: int | None = None
+) -> dict[str, Any]:
+    """Score every row of ``cohorts`` on Ray Data (Ray started here unless already running)."""
+    from sonorisk.deep.batch_scoring import score_cohorts
+    from sonorisk.deep.model_io import load_model
+    from sonorisk.runtime import ray_session
+
+    load_model(model_dir)  # a missing or altered model fails here, in one line, before Ray starts
+    for cohort in cohorts:
+        if not cohort.exists():
+            raise FileNotFoundError(f"{cohort} does not exist")
+    start = time.perf_counter()
+    with ray_session():
+        summary = score_cohorts(cohorts, model_dir, out, batch_size=batch_size, actors=actors)
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    return summary

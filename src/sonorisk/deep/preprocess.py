@@ -1,0 +1,33 @@
+"""How a case becomes a model input: a small typed config, free of torch so CPU decode workers
+(which only crop PNGs) never import it.
+
+Example:
+    >>> Preprocess(input_size=32).as_dict()["input_size"]
+    32
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a case becomes a model input (shared by training and scoring).
+
+    Attributes:
+        input_size: side of the square input, pixels.
+        crop_margin: margin around the lesion's bounding box, as a fraction of its larger side.
+        in_chans: channels the network expects (the grey image is repeated).
+        mean, std: normalisation of the [0, 1] grey values.
+    """
+
+    input_size: int = 64
+    crop_margin: float = 0.5
+    in_chans: int = 3
+    mean: float = 0.35
+    std: float = 0.25
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

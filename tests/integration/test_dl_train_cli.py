@@ -1,0 +1,178 @@
+"""`sonorisk dl-train` end to end on a small synthetic cohort: the same seed gives byte-identical
+weights on CPU (the acceptance item), a different seed does not; out-of-fold scores exist only for
+training patients; per-model metrics carry AUCs with confidence intervals; bad input ends in one
+line and exit status 2."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from sonorisk.cli import main
+from sonorisk.cohort.split import assign_splits
+from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
+
+TINY = {
+    "profile": "cpu",
+    "profiles": {"cpu": {"input_size": 24, "epochs": 2, "batch_size": 8}},
+    "models": {
+        "vit_small": {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2},
+        "resnet34_vit": {"stride": 16, "embed_dim": 32, "depth": 1, "num_heads": 2},
+    },
+    "crop_margin": 0.5,
+    "lr": 0.001,
+    "weight_decay": 0.05,
+    "patience": 4,
+    "oof_folds": 2,
+    "seed": 5,
+    "threads": 2,
+    "init_weights": None,
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dltrain")
+    cohort = root / "cohort.parquet"
+    config = SynthConfig(centres=[("A", 60), ("B", 14)], seed=404, cohort_id="dltrain", second_reader=False)
+    write_synthetic_cohort(config, cohort, root / "truth.parquet", workers=1, progress=False)
+    table = pq.read_table(cohort, columns=["patient_id", "case_id", "cohort_id", "center", "brain_metastasis"])
+    splits = assign_splits(table, "brain_metastasis", "A", ["B"], 0.4, seed=1)
+    pq.write_table(splits, root / "split.parquet")
+    (root / "params.yaml").write_text(yaml.safe_dump({"dl_train": TINY}))
+    return root
+
+
+def _train(root: Path, name: str, *extra: str) -> Path:
+    out = root / name
+    code = main(
+        [
+            "dl-train",
+            str(root / "cohort.parquet"),
+            "--split",
+            str(root / "split.parquet"),
+            "--params",
+            str(root / "params.yaml"),
+            "--out",
+            str(out / "model"),
+            "--oof",
+            str(out / "oof.parquet"),
+            "--metrics",
+            str(out / "deep.json"),
+            *extra,
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_same_seed_same_weights_and_sane_outputs(workspace: Path) -> None:
+    first, second = _train(workspace, "run1"), _train(workspace, "run2")
+    weights = _sha256(first / "model" / "model.safetensors")
+    assert weights == _sha256(second / "model" / "model.safetensors")
+    assert _sha256(first / "oof.parquet") == _sha256(second / "oof.parquet")
+
+    metrics = json.loads((first / "deep.json").read_text())
+    assert metrics["weights_sha256"] == weights
+    assert set(metrics["models"]) == {"vit_small", "resnet34_vit"}
+    best = max(metrics["models"], key=lambda m: metrics["models"][m]["internal_validation"]["auc"])
+    assert metrics["winner"] == best
+    for model in metrics["models"].values():
+        for split in ("internal_validation", "external"):
+            auc = model[split]
+            assert auc["ci_low"] <= auc["auc"] <= auc["ci_high"]
+
+    splits = pq.read_table(workspace / "split.parquet").to_pylist()
+    training = {r["patient_id"] for r in splits if r["split"] == "training"}
+    oof = pq.read_table(first / "oof.parquet").to_pylist()
+    assert {r["patient_id"] for r in oof} == training
+    assert all(0.0 <= r["dl_score_oof"] <= 1.0 for r in oof)
+    card = json.loads((first / "model" / "model_card.json").read_text())
+    assert card["architecture"] == metrics["winner"]
+    assert card["preprocess"]["input_size"] == TINY["profiles"]["cpu"]["input_size"]
+
+
+def test_another_seed_other_weights(workspace: Path) -> None:
+    base = workspace / "run1" / "model" / "model.safetensors"
+    if not base.exists():
+        _train(workspace, "run1")
+    other = _train(workspace, "seed6", "--seed", "6", "--models", "vit_small")
+    assert _sha256(other / "model" / "model.safetensors") != _sha256(base)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--models", "densenet"], "not in the zoo"),
+        (["--profile", "tpu"], "known profiles"),
+        (["--init-weights", "/nonexistent/w.safetensors"], "does not exist"),
+    ],
+)
+def test_bad_options_one_line(workspace: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str):
+    code = main(
+        [
+            "dl-train",
+            str(workspace / "cohort.parquet"),
+            "--split",
+            str(workspace / "split.parquet"),
+            "--params",
+            str(workspace / "params.yaml"),
+            "--out",
+            str(workspace / "bad"),
+            *extra,
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert not (workspace / "bad").exists()
+
+
+def test_split_that_does_not_match(workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other.parquet"
+    table = pq.read_table(workspace / "split.parquet")
+    pq.write_table(table.set_column(0, "patient_id", [["X"] * table.num_rows]), other)
+    code = main(
+        [
+            "dl-train",
+            str(workspace / "cohort.parquet"),
+            "--split",
+            str(other),
+            "--params",
+            str(workspace / "params.yaml"),
+        ]
+    )
+    assert code == 2
+    assert "no training rows" in capsys.readouterr().err
+
+
+def test_internal_split_with_one_class_is_refused(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = pq.read_table(workspace / "split.parquet")
+    internal = [s == "internal_validation" for s in table.column("split").to_pylist()]
+    outcome = [False if i else o for i, o in zip(internal, table.column("outcome").to_pylist(), strict=True)]
+    one_class = tmp_path / "one_class.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("outcome"), "outcome", [outcome]), one_class)
+    code = main(
+        [
+            "dl-train",
+            str(workspace / "cohort.parquet"),
+            "--split",
+            str(one_class),
+            "--params",
+            str(workspace / "params.yaml"),
+        ]
+    )
+    assert code == 2
+    assert "internal_validation split has 0 positive" in capsys.readouterr().err
