@@ -94,3 +94,18 @@ def test_local_weights_load_into_the_hybrid_backbone() -> None:
     loaded = load_matching(hybrid, cnn)
     assert loaded > 50  # stem and layers 1-3 of ResNet34
     assert torch.equal(hybrid.state_dict()["patch_embed.backbone.conv1.weight"], cnn["conv1.weight"])
+
+
+def test_warm_up_epochs_are_never_selected() -> None:
+    """With min_epochs=3 the kept checkpoint comes from epoch index 2 or later, even when an earlier
+    epoch scored higher; with min_epochs=1 every epoch is eligible."""
+    x, y = _tiny_data(1)
+    options = {"input_size": 16, "patch_size": 4}
+    free = train_model("vit_small", x, y, x, y, TrainConfig(epochs=4, batch_size=8, seed=2, min_epochs=1), options)
+    held = train_model("vit_small", x, y, x, y, TrainConfig(epochs=4, batch_size=8, seed=2, min_epochs=3), options)
+    assert [h["val_auc"] for h in free.history] == [h["val_auc"] for h in held.history[: len(free.history)]]
+    assert free.best_epoch < 2  # an early epoch wins when every epoch is eligible (ties keep the first)
+    assert held.best_epoch >= 2
+    eligible = [h["val_auc"] for h in held.history[2:]]
+    assert held.best_val_auc == max(eligible)
+    assert free.best_val_auc == max(h["val_auc"] for h in free.history)

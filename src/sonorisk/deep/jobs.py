@@ -78,6 +78,7 @@ def train_config(params: dict[str, Any]) -> TrainConfig:
         lr=params["lr"],
         weight_decay=params["weight_decay"],
         patience=params["patience"],
+        min_epochs=params.get("min_epochs", TrainConfig.min_epochs),
         seed=params["seed"],
         threads=params["threads"],
     )

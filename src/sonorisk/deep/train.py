@@ -28,6 +28,10 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     patience: int = 4
+    # Checkpoints from the first epochs (warm-up, learning rate still ramping) are under-trained; on a
+    # small internal set their AUC is mostly chance, and selecting one would reward luck. The best
+    # epoch is chosen from epoch ``min_epochs`` on (1-based); patience counts from there too.
+    min_epochs: int = 3
     seed: int = 0
     threads: int = 2
     device: str = "auto"  # "auto": CUDA when available, else CPU
@@ -176,10 +180,13 @@ def _fit(
     generator = torch.Generator().manual_seed(config.seed)
 
     best_auc, best_epoch, best_state, history, waited = -1.0, -1, None, [], 0
+    first_eligible = min(config.min_epochs, config.epochs) - 1
     for epoch in range(config.epochs):
         loss = _epoch(model, crops, y, optimiser, scheduler, loss_fn, config, generator, device)
         val_auc = auc(val_y, predict(model, val_crops, device=device))
         history.append({"epoch": epoch, "loss": loss, "val_auc": val_auc})
+        if epoch < first_eligible:
+            continue
         if best_state is None or val_auc > best_auc:  # NaN (one-class validation) keeps the first epoch
             best_auc, best_epoch, best_state, waited = val_auc, epoch, copy.deepcopy(model.state_dict()), 0
         else:
