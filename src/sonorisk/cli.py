@@ -287,14 +287,14 @@ def _add_dl_score(sub: argparse._SubParsersAction) -> None:
             "Score every row of the cohort Parquet file(s) with the model in --model: Ray Data reads the "
             "Parquet, CPU tasks decode and crop the images, an actor pool (one GPU per actor when the "
             "cluster has GPUs, CPU actors otherwise) runs the network, and the scores are written as a "
-            "Parquet dataset folder: patient_id, cohort_id, center, dl_score, model_id, model_sha256, "
+            "single Parquet file: patient_id, cohort_id, center, dl_score, model_id, model_sha256, "
             "crop_error. Same row count as the input; a row whose image cannot be decoded gets a null "
             "score and the reason. Uses the cluster named by RAY_ADDRESS, else a local one."
         ),
     )
     p.add_argument("cohorts", type=Path, nargs="+", help="cohort Parquet file(s) (validated rows)")
     p.add_argument("--model", type=Path, default=Path("models/deep"), help="model folder written by dl-train")
-    p.add_argument("--out", type=Path, default=Path("data/scores/dl.parquet"), help="output Parquet folder")
+    p.add_argument("--out", type=Path, default=Path("data/scores/dl.parquet"), help="output Parquet file")
     p.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
     p.add_argument("--actors", type=int, help="scoring actors (default: one per GPU, else CPUs / 4)")
     p.set_defaults(run=_run_dl_score)

@@ -65,6 +65,9 @@ def test_scores_every_row_in_order(
     summary = score_cohorts([cohort], model_dir, tmp_path / "scores", batch_size=batch_size)
     table = pads.dataset(str(tmp_path / "scores"), format="parquet").to_table()
     assert summary["rows"] == table.num_rows == n_rows
+    assert (tmp_path / "scores").is_file()  # one Parquet file, no staging left behind
+    assert not (tmp_path / "scores.parts").exists()
+    assert table.column("dl_score").null_count == summary["unscorable"] == (corrupt_at is not None)
     ids = table.column("patient_id").to_pylist()
     assert sorted(ids) == [f"P{i:03d}" for i in range(n_rows)]  # every row once (joins are by key)
 
@@ -87,7 +90,7 @@ def test_scores_every_row_in_order(
             assert "decode" in errors[i] or "readable" in errors[i]
         else:
             assert np.isfinite(scores[i])
-            assert errors[i] == ""
+            assert errors[i] is None
     assert set(table.column("model_id").to_pylist()) == {"vit_small"}
 
 

@@ -3,7 +3,8 @@
     read_parquet -> map_batches(decode_crop_batch)   CPU tasks: PNG decode, lesion crop, resize
                  -> map_batches(DLPredictor)          actor pool: num_gpus=1 per actor when GPUs
                                                       exist, CPU actors otherwise
-                 -> write_parquet                     a Parquet dataset folder, one row per input row
+                 -> write_parquet                     part files, merged by the driver into one Parquet
+                                                      file (identifiers and scores only: small)
 
 Ray must be initialised (``runtime.ray_session``). Rows whose image cannot be decoded come out with
 a null ``dl_score`` and the reason in ``crop_error``.
@@ -12,26 +13,22 @@ a null ``dl_score`` and the reason in ``crop_error``.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
-from ray.data.datasource import FilenameProvider
+import pyarrow.parquet as pq
 
 from sonorisk.deep.crops import decode_crop_batch
 from sonorisk.deep.model_io import load_card
 from sonorisk.deep.predictor import DLPredictor
 
 ID_COLUMNS = ["patient_id", "cohort_id", "center"]
-
-
-class OrderedNames(FilenameProvider):
-    """File names from the write task's index, so the same run writes the same names."""
-
-    def get_filename_for_block(self, block: Any, write_uuid: str, task_index: int, block_index: int) -> str:
-        return f"part-{task_index:05d}-{block_index:04d}.parquet"
+OUTPUT_COLUMNS = [*ID_COLUMNS, "dl_score", "model_id", "model_sha256", "crop_error"]
 
 
 @dataclass(frozen=True)
@@ -116,10 +113,30 @@ def scoring_dataset(cohort_paths: list[Path], model_dir: Path, plan: ScoringPlan
     )
 
 
+def _nulls_for_missing(table: pa.Table) -> pa.Table:
+    """No score -> null dl_score (not NaN); no problem -> null crop_error (not ""), for SQL-minded readers."""
+    score = table.column("dl_score")
+    error = table.column("crop_error")
+    table = table.set_column(
+        table.schema.get_field_index("dl_score"),
+        "dl_score",
+        pc.if_else(pc.is_finite(score), score, pa.scalar(None, pa.float64())),
+    )
+    return table.set_column(
+        table.schema.get_field_index("crop_error"),
+        "crop_error",
+        pc.if_else(pc.equal(error, ""), pa.scalar(None, pa.string()), error),
+    )
+
+
 def score_cohorts(
-    cohort_paths: list[Path], model_dir: Path, out_dir: Path, batch_size: int = 64, actors: int | None = None
+    cohort_paths: list[Path], model_dir: Path, out: Path, batch_size: int = 64, actors: int | None = None
 ) -> dict[str, Any]:
-    """Score every row of the cohorts with the model in ``model_dir``; write Parquet to ``out_dir``.
+    """Score every row of the cohorts with the model in ``model_dir``; write one Parquet file ``out``.
+
+    Ray Data writes part files into a staging folder beside ``out``; they hold only identifiers and
+    scores, so the driver merges them into a single file sorted by (cohort_id, patient_id) and moves
+    it into place. The same inputs and model give the same bytes, whatever the block boundaries.
 
     Returns:
         Counts (rows, scored, unscorable) and the plan used.
@@ -130,16 +147,23 @@ def score_cohorts(
     context.execution_options.preserve_order = True
     plan = plan_resources(batch_size, actors)
     ds = scoring_dataset(cohort_paths, model_dir, plan)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.parquet"):
-        stale.unlink()
-    ds.write_parquet(str(out_dir), filename_provider=OrderedNames())
+    staging = out.with_name(out.name + ".parts")
+    shutil.rmtree(staging, ignore_errors=True)
+    ds.write_parquet(str(staging))
+    table = pads.dataset(str(staging), format="parquet").to_table(columns=OUTPUT_COLUMNS)
+    table = _nulls_for_missing(table.sort_by([("cohort_id", "ascending"), ("patient_id", "ascending")]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    pq.write_table(table, partial)
+    if out.is_dir():  # the folder layout of earlier versions
+        shutil.rmtree(out)
+    partial.replace(out)
+    shutil.rmtree(staging)
 
-    table = pads.dataset(str(out_dir), format="parquet").to_table(columns=["dl_score"])
-    scores = np.asarray(table.column("dl_score").to_numpy(zero_copy_only=False), dtype=np.float64)
+    unscorable = table.column("dl_score").null_count
     return {
         "rows": int(table.num_rows),
-        "scored": int(np.isfinite(scores).sum()),
-        "unscorable": int((~np.isfinite(scores)).sum()),
+        "scored": int(table.num_rows - unscorable),
+        "unscorable": int(unscorable),
         "plan": plan.__dict__,
     }
