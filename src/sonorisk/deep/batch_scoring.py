@@ -81,7 +81,11 @@ def scoring_dataset(cohort_paths: list[Path], model_dir: Path, plan: ScoringPlan
 
     card = load_card(model_dir)
     ds = ray.data.read_parquet([str(p) for p in cohort_paths], override_num_blocks=plan.read_blocks)
-    ds = ds.select_columns([*ID_COLUMNS, "image_png", "mask_png"])
+    # One cohort file arrives as one block; cut it into blocks of a batch so decoding, scoring and
+    # writing overlap (a single block runs the stages one after another).
+    ds = ds.select_columns([*ID_COLUMNS, "image_png", "mask_png"]).repartition(
+        target_num_rows_per_block=plan.batch_size
+    )
     ds = ds.map_batches(
         decode_crop_batch,  # type: ignore[arg-type]  # extra keyword argument via fn_kwargs
         fn_kwargs={"preprocess": card["preprocess"]},
