@@ -61,7 +61,7 @@ def test_corrupt_case_is_reported_and_keeps_every_column(ray_local, cohort_with_
     assert table.column_names[-len(names) :] == names
     rows = table.to_pylist()
     broken = next(r for r in rows if r["patient_id"] == "BROKEN-1")
-    assert broken["status"] == "failed"
+    assert broken["status"] == "error"
     assert "does not decode" in broken["error"]
     assert all(broken[n] is None for n in names)
     good = [r for r in rows if r["patient_id"] != "BROKEN-1"]

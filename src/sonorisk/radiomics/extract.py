@@ -2,7 +2,8 @@
 
 Every feature table has the same columns whatever happens to individual cases: the feature names
 are those the settings produce on a reference phantom, and a case that fails gets nulls, status
-``failed`` and the error. Feature columns keep pyradiomics' names ``<imagetype>_<class>_<feature>``.
+``error`` and the reason in the ``error`` column. Feature columns keep pyradiomics' names
+``<imagetype>_<class>_<feature>``.
 
 Example:
     >>> import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 from sonorisk.imaging.codec import ImageError, decode_image, decode_mask
 
 STATUS_OK = "ok"
-STATUS_FAILED = "failed"
+STATUS_FAILED = "error"  # the case could not be extracted; the reason is in `error`
 
 
 def _quiet() -> None:

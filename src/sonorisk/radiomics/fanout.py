@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sonorisk.paths import PROJECT_ROOT
-from sonorisk.radiomics.extract import build_extractor, extract_record, feature_names
+from sonorisk.radiomics.extract import STATUS_FAILED, build_extractor, extract_record, feature_names
 from sonorisk.radiomics.settings import RadiomicsSettings
 
 ID_COLUMNS = ["patient_id", "cohort_id", "center"]
@@ -210,7 +210,7 @@ def extract_with_ray(
                     | {c: row[c] for c in ID_COLUMNS}
                     | {
                         "mask_source": mask_column,
-                        "status": "failed",
+                        "status": STATUS_FAILED,
                         "error": failure,
                         "roi_pixels": None,
                         "settings_sha256": settings.sha256,
