@@ -13,6 +13,16 @@ from sonorisk.paths import SHARED_DATA_DIR
 BUSBRA_DIR = SHARED_DATA_DIR / "busbra_sample"
 
 
+@pytest.fixture(scope="module")
+def ray_local():
+    """A 2-CPU local Ray cluster for the tests of one module."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 9-patient, two-centre synthetic cohort (read-only: copy before changing it)."""

@@ -19,15 +19,6 @@ pytestmark = pytest.mark.ray
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def cohort_with_a_corrupt_case(small_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = [dict(r) for r in small_rows]
     rows.insert(4, dict(rows[0]) | {"patient_id": "BROKEN-1", "image_png": rows[0]["image_png"][:100]})

@@ -165,10 +165,10 @@ def score_job(
 ) -> dict[str, Any]:
     """Score every row of ``cohorts`` on Ray Data (Ray started here unless already running)."""
     from sonorisk.deep.batch_scoring import score_cohorts
-    from sonorisk.deep.model_io import load_model
+    from sonorisk.deep.model_io import verify_model
     from sonorisk.runtime import ray_session
 
-    load_model(model_dir)  # a missing or altered model fails here, in one line, before Ray starts
+    verify_model(model_dir)  # a missing or altered model fails here, in one line, before Ray starts
     for cohort in cohorts:
         if not cohort.exists():
             raise FileNotFoundError(f"{cohort} does not exist")

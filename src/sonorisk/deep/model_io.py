@@ -74,8 +74,8 @@ def load_card(folder: Path) -> dict[str, Any]:
     return card
 
 
-def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
-    """Rebuild the network from its card and load the weights after checking their SHA-256.
+def verify_model(folder: Path) -> dict[str, Any]:
+    """The model card, after checking that the weights exist and match its SHA-256 (no network built).
 
     Raises:
         ModelFileError: missing files or weights whose hash differs from the card's.
@@ -87,6 +87,17 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
     found = file_sha256(weights)
     if found != card["weights_sha256"]:
         raise ModelFileError(f"{weights} was changed: SHA-256 {found[:12]}... differs from the model card")
+    return card
+
+
+def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
+    """Rebuild the network from its card and load the weights after checking their SHA-256.
+
+    Raises:
+        ModelFileError: missing files or weights whose hash differs from the card's.
+    """
+    card = verify_model(folder)
+    weights = folder / card["weights_file"]
     model = create_model(card["architecture"], **card["options"], **card["preprocess"])
     model.network.load_state_dict(load_file(str(weights)))
     return model.to(device).eval()
