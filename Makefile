@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test lint typecheck lock venv clean-outputs
+.PHONY: demo test lint typecheck lock venv clean-outputs external-check
 
 venv: $(STAMP)
 
@@ -41,3 +41,25 @@ lock: $(STAMP)
 
 clean-outputs:
 	rm -rf data models reports
+
+## make external-check: score the frozen models on a large external cohort drawn from centre B's
+## distribution with another seed (after `make demo`); writes $(EXTERNAL_DIR)/report.html
+EXTERNAL_N ?= 3000
+EXTERNAL_SEED ?= 9001
+EXTERNAL_DIR ?= build/external-large
+external-check: $(STAMP)
+	@test -f models/fusion/fusion.json || { echo "run make demo first: no models/fusion"; exit 2; }
+	mkdir -p $(EXTERNAL_DIR)
+	$(BIN)/sonorisk synth --centres B=$(EXTERNAL_N) --seed $(EXTERNAL_SEED) --cohort-id synthetic-external-large \
+		--no-reader2 --workers 2 --out $(EXTERNAL_DIR)/cohort.parquet
+	$(BIN)/sonorisk validate $(EXTERNAL_DIR)/cohort.parquet --valid $(EXTERNAL_DIR)/validated.parquet \
+		--quarantine $(EXTERNAL_DIR)/quarantine.parquet --summary $(EXTERNAL_DIR)/validation.json \
+		--docs $(EXTERNAL_DIR)/data_docs
+	$(BIN)/sonorisk radiomics $(EXTERNAL_DIR)/validated.parquet --out $(EXTERNAL_DIR)/radiomics.parquet
+	$(BIN)/sonorisk dl-score $(EXTERNAL_DIR)/validated.parquet --out $(EXTERNAL_DIR)/dl.parquet
+	$(BIN)/sonorisk external-scores $(EXTERNAL_DIR)/validated.parquet --features $(EXTERNAL_DIR)/radiomics.parquet \
+		--dl-scores $(EXTERNAL_DIR)/dl.parquet --out $(EXTERNAL_DIR)/scores.parquet
+	$(BIN)/sonorisk evaluate --scores $(EXTERNAL_DIR)/scores.parquet --validated $(EXTERNAL_DIR)/validated.parquet \
+		--truth $(EXTERNAL_DIR)/cohort.truth.parquet --validation-summary $(EXTERNAL_DIR)/validation.json \
+		--title "SonoRisk frozen models on a large external cohort (centre B, seed $(EXTERNAL_SEED))" \
+		--out-dir $(EXTERNAL_DIR)/evaluation

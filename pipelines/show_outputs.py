@@ -17,6 +17,8 @@ _OUTPUTS = [
     "data/scores",
     "models/radiomics",
     "models/deep",
+    "models/fusion",
+    "reports/figures",
     "reports/preview",
     "reports/validation",
 ]
@@ -77,11 +79,20 @@ def main() -> None:
         print(f"Oracle AUC of the synthetic cohort (the ceiling any model can reach): {synth['oracle_auc']:.3f}")
     rows = auc_rows()
     if rows:
-        print("\nAUC [95 % DeLong CI]")
+        print("\nAUC [95 % DeLong CI] of each stage's models (the DL zoo in full)")
         print(f"  {'model':34s}" + "".join(f"{label:>24s}" for _, label in _SPLITS))
         for label, result in rows:
             print(f"  {label:34s}" + "".join(f"{_cell(result.get(key)):>24s}" for key, _ in _SPLITS))
-    print("\n`dvc metrics show` lists every metric; `dvc dag` shows the stages.")
+    fusion = _metrics("fusion")
+    if fusion:
+        from sonorisk.evaluation.job import results_lines
+
+        print("\nResults of every model on every cohort (reports/metrics/fusion.json)")
+        print("\n".join("  " + line for line in results_lines(fusion)))
+    if Path("reports/report.html").exists():
+        print(f"\nEvaluation report: {Path('reports/report.html').resolve()}")
+    print("\n`dvc metrics show` lists every metric; `dvc plots show` renders ROC, calibration and decision curves; "
+          "`dvc dag` shows the stages.")
     for index in sorted(Path("reports/validation/data_docs").glob("*/index.html")):
         print(f"Great Expectations Data Docs: {index}")
     print("Preview montages: " + ", ".join(str(p) for p in sorted(Path("reports/preview").glob("*.png"))))

@@ -330,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_radiomics(sub)
     _add_dl_train(sub)
     _add_dl_score(sub)
+    from sonorisk.cli_models import add_commands
+
+    add_commands(sub)
     return parser
 
 

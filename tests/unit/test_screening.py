@@ -48,3 +48,16 @@ def test_redundancy_walk_keeps_the_first_of_correlated_features() -> None:
     base = rng.normal(size=100)
     z = np.column_stack([base, base + 0.001 * rng.normal(size=100), rng.normal(size=100)])
     assert drop_redundant(z, np.array([1, 0, 2]), 0.9) == [1, 2]
+
+
+def test_rad_score_clips_each_feature_to_its_training_range() -> None:
+    x, y, names = _data(2)
+    model = fit_rad_score(x, y, names, ScreeningParams(seed=3))
+    columns = [names.index(f) for f in model.features]
+    training = x[:, columns]
+    top = training.max(axis=0)
+    far = top + 1000.0  # an out-of-range image: a linear score would run off without bound
+    assert np.allclose(model.score(far[None, :]), model.score(top[None, :]))
+    # Inside the range nothing changes: the score is the hand-computed linear predictor.
+    z = (training[:3] - np.asarray(model.means)) / np.asarray(model.stds)
+    assert np.allclose(model.score(training[:3]), model.intercept + z @ np.asarray(model.coefficients))

@@ -121,7 +121,13 @@ def train_job(
         outputs.model_dir,
         {
             "selected_by": "internal-validation AUC across the zoo",
-            "zoo_metrics": result.metrics,
+            # Only what the selection saw: external AUCs and timings live in reports/metrics/deep.json,
+            # so the model files depend on the training and internal-validation data alone (and are
+            # byte-identical across runs).
+            "zoo_internal_validation": {
+                name: {"best_epoch": m.get("best_epoch"), "internal_validation": m.get("internal_validation")}
+                for name, m in result.metrics.items()
+            },
             "oof_training_auc": result.oof_metrics,
             "training_data_sha256": result.training_data_sha256,
             "train_config": config.__dict__,

@@ -9,6 +9,11 @@ Steps (each step's survivors are recorded):
 5. LASSO logistic regression, penalty chosen by stratified k-fold CV (AUC); the **Rad Score** is its
    linear predictor, intercept + sum(coef x z).
 
+Scoring clips each feature to the range seen in training first: a linear score extrapolates without
+bound, and one out-of-range value (an unusual image) once turned a held-out patient's Rad Score
+into 27.6 on a scale where training patients span -3 to 1, wrecking the out-of-fold scores fusion
+learns from.
+
 The fitted model is plain numbers (JSON), so scoring needs neither scikit-learn nor pickle.
 """
 
@@ -45,10 +50,14 @@ class RadScoreModel:
     intercept: float
     lasso_c: float
     steps: dict[str, list[str]] = field(default_factory=dict)
+    lows: list[float] = field(default_factory=list)  # training range of each feature; scoring clips to it
+    highs: list[float] = field(default_factory=list)
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
-        """Rad Score of rows whose columns are ``self.features`` in order (NaN imputed)."""
+        """Rad Score of rows whose columns are ``self.features`` in order (NaN imputed, range clipped)."""
         x = np.where(np.isnan(matrix), np.asarray(self.medians), matrix)
+        if self.lows:
+            x = np.clip(x, np.asarray(self.lows), np.asarray(self.highs))
         z = (x - np.asarray(self.means)) / np.asarray(self.stds)
         return np.asarray(self.intercept + z @ np.asarray(self.coefficients), dtype=np.float64)
 
@@ -130,6 +139,8 @@ def fit_rad_score(matrix: np.ndarray, y: np.ndarray, names: list[str], params: S
         coefficients=weights,
         intercept=intercept,
         lasso_c=c,
+        lows=[float(filled[:, j].min()) for j in columns],
+        highs=[float(filled[:, j].max()) for j in columns],
         steps={
             "candidates": list(names),
             "non_constant": [names[int(usable[k])] for k in range(usable.size)],

@@ -27,7 +27,7 @@ class XgbSearch:
     seed: int = 0
 
 
-def _classifier(params: dict[str, Any], seed: int) -> Any:
+def classifier(params: dict[str, Any], seed: int) -> Any:
     from xgboost import XGBClassifier
 
     return XGBClassifier(
@@ -55,14 +55,14 @@ def tune(x: np.ndarray, y: np.ndarray, search: XgbSearch) -> tuple[dict[str, Any
         params = {"max_depth": depth, "n_estimators": trees, "learning_rate": rate, "min_child_weight": weight}
         oof = np.zeros(y.size)
         for train, test in folds:
-            oof[test] = _classifier(params, search.seed).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+            oof[test] = classifier(params, search.seed).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
         trials.append(params | {"cv_auc": auc(y, oof)})
     best = max(trials, key=lambda t: t["cv_auc"])
     return {k: v for k, v in best.items() if k != "cv_auc"}, trials
 
 
 def fit(x: np.ndarray, y: np.ndarray, params: dict[str, Any], seed: int) -> Any:
-    return _classifier(params, seed).fit(x, y)
+    return classifier(params, seed).fit(x, y)
 
 
 def save(model: Any, path: Path, columns: list[str], extra: dict[str, Any]) -> None:

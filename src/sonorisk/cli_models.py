@@ -1,0 +1,158 @@
+"""``sonorisk fusion``, ``sonorisk external-scores`` and ``sonorisk evaluate`` (kept apart from cli.py
+so each module stays short; cli.py registers them)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    _add_fusion(sub)
+    _add_external_scores(sub)
+    _add_evaluate(sub)
+
+
+def _add_fusion(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fusion",
+        help="fit the fusion model (clinical fields + Rad Score + DL Score) on the training split",
+        description=(
+            "Fit the fusion model on training patients' out-of-fold Rad and DL Scores and their clinical "
+            "fields: logistic regression vs XGBoost by cross-validated AUC, Platt vs isotonic calibration by "
+            "CV Brier, risk-group thresholds (Youden; >= 90 %% training sensitivity) from training only. "
+            "Writes the model (JSON, plus UBJ for a booster) and one table with every model's score per "
+            "patient (the input of `sonorisk evaluate`)."
+        ),
+    )
+    p.add_argument(
+        "--radiomics-scores",
+        type=Path,
+        default=Path("data/scores/radiomics.parquet"),
+        help="radiomics_model stage scores (split, outcome, clinical_only, rad_score, XGBoost)",
+    )
+    p.add_argument("--dl-scores", type=Path, default=Path("data/scores/dl.parquet"), help="sonorisk dl-score output")
+    p.add_argument(
+        "--dl-oof",
+        type=Path,
+        default=Path("data/scores/dl_oof.parquet"),
+        help="out-of-fold DL Scores of training patients (sonorisk dl-train --oof)",
+    )
+    p.add_argument(
+        "--validated",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="validated cohort Parquet file(s) for the clinical fields (default data/validated/*.parquet)",
+    )
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with a `fusion:` section")
+    p.add_argument("--model-out", type=Path, default=Path("models/fusion"), help="model folder")
+    p.add_argument("--out", type=Path, default=Path("data/scores/fusion.parquet"), help="score table")
+    p.set_defaults(run=_run_fusion)
+
+
+def _run_fusion(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion
+
+    if not args.params.is_file():
+        raise FileNotFoundError(f"{args.params} does not exist")
+    section = (yaml.safe_load(args.params.read_text()) or {}).get("fusion")
+    if not section:
+        raise ValueError(f"{args.params} has no `fusion:` section")
+    validated = args.validated or sorted(Path("data/validated").glob("*.parquet"))
+    inputs = FusionInputs(args.radiomics_scores, args.dl_scores, args.dl_oof, validated)
+    summary = run_fusion(inputs, params_from_section(section), args.model_out, args.out)
+    print(
+        f"fusion: {summary['kind']}, CV AUC {summary['selection']['best_cv_auc']:.3f}, calibration "
+        f"{summary['calibration']}; {summary['patients']} patients scored ({summary['imputed_scores']} with an "
+        f"imputed score) -> {args.out}; model -> {args.model_out}"
+    )
+    return 0
+
+
+def _add_external_scores(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "external-scores",
+        help="every model's score for a cohort the models never saw, from the frozen model files",
+        description=(
+            "Apply the frozen clinical-only, Rad Score and radiomics + clinical XGBoost models to a validated "
+            "cohort's radiomics features, join its DL Scores and fuse them with the frozen fusion model. Writes "
+            "a table with the same columns as the fusion stage's, split = external, for `sonorisk evaluate`."
+        ),
+    )
+    p.add_argument("validated", type=Path, help="validated cohort Parquet")
+    p.add_argument("--features", type=Path, required=True, help="its radiomics features (sonorisk radiomics)")
+    p.add_argument("--dl-scores", type=Path, required=True, help="its DL Scores (sonorisk dl-score)")
+    p.add_argument("--radiomics-models", type=Path, default=Path("models/radiomics"))
+    p.add_argument("--fusion-model", type=Path, default=Path("models/fusion"))
+    p.add_argument("--outcome", default="brain_metastasis", help="label column (null or absent: unlabelled)")
+    p.add_argument("--out", type=Path, required=True, help="score table Parquet")
+    p.set_defaults(run=_run_external_scores)
+
+
+def _run_external_scores(args: argparse.Namespace) -> int:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from sonorisk.risk.scores import frozen_scores
+
+    for path in (args.validated, args.features, args.dl_scores):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist")
+    table = frozen_scores(
+        pl.read_parquet(args.validated),
+        pq.read_table(args.features),
+        pl.read_parquet(args.dl_scores),
+        args.radiomics_models,
+        args.fusion_model,
+        args.outcome,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.write_parquet(args.out, compression="zstd")
+    groups = table["risk_group"].value_counts().sort("risk_group").rows()
+    print(f"wrote {args.out}: {table.height} patients; risk groups " + ", ".join(f"{g} {n}" for g, n in groups))
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="results table, figures, SHAP and an HTML report for a score table",
+        description=(
+            "Evaluate every model on every cohort of a score table (from `sonorisk fusion` or "
+            "`sonorisk external-scores`): AUC with 95 %% DeLong CI, accuracy, sensitivity, specificity, PPV, "
+            "NPV and F1 at thresholds fixed on training data, Brier score, calibration intercept and slope, "
+            "decision curves, DeLong tests against fusion, the oracle AUC when truth files are given. Writes "
+            "OUT_DIR/metrics.json, OUT_DIR/report.html, OUT_DIR/figures/*.png, OUT_DIR/plots/ (DVC plot data) "
+            "and OUT_DIR/details/ (full results, SHAP values), and prints the results table."
+        ),
+    )
+    p.add_argument("--scores", type=Path, default=Path("data/scores/fusion.parquet"), help="score table")
+    p.add_argument("--fusion-model", type=Path, default=Path("models/fusion"))
+    p.add_argument("--validated", type=Path, nargs="*", default=[], help="validated cohorts (baseline table)")
+    p.add_argument("--truth", type=Path, nargs="*", default=[], help="synthetic truth files (oracle AUC)")
+    p.add_argument("--validation-summary", type=Path, nargs="*", default=[], help="sonorisk validate summaries (flow)")
+    p.add_argument("--title", default="SonoRisk evaluation report")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from sonorisk.evaluation.job import EvaluationInputs, EvaluationOutputs, results_lines, run_evaluation
+
+    for path in (args.scores, *args.validated, *args.truth, *args.validation_summary):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+    inputs = EvaluationInputs(
+        args.scores, args.fusion_model, args.validated, args.truth, args.validation_summary, title=args.title
+    )
+    out = args.out_dir
+    outputs = EvaluationOutputs(
+        out / "metrics.json", out / "report.html", out / "figures", out / "plots", out / "details"
+    )
+    doc = run_evaluation(inputs, outputs)
+    print("\n".join(results_lines(doc)))
+    print(f"report: {outputs.report}")
+    return 0

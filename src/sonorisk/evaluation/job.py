@@ -1,0 +1,305 @@
+"""The evaluation job, shared by the DVC stage ``evaluate`` and ``sonorisk evaluate``.
+
+Reads the fusion stage's score table (every model's score per patient), the fusion model, the
+validated cohorts (baseline table) and, for synthetic cohorts, the truth files (oracle AUC); writes
+the metrics JSON, DVC plot data, PNG figures, SHAP values and the HTML report.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sonorisk.evaluation import plots
+from sonorisk.evaluation.baseline import baseline_table
+from sonorisk.evaluation.report import ReportContent, render
+from sonorisk.evaluation.results import (
+    DECISION_THRESHOLDS,
+    FUSION,
+    cohort_results,
+    cohorts,
+    decision_curves,
+    oracle,
+    probabilities,
+)
+from sonorisk.fusion.job import THRESHOLDS_FILE, read_clinical
+from sonorisk.fusion.model import FusionModel
+
+KEY = ["cohort_id", "patient_id"]
+_PACKAGES = (
+    "sonorisk",
+    "numpy",
+    "polars",
+    "pyarrow",
+    "scikit-learn",
+    "xgboost",
+    "torch",
+    "timm",
+    "ray",
+    "pyradiomics-bhklab",
+    "great-expectations",
+    "dvc",
+    "SimpleITK",
+    "safetensors",
+    "matplotlib",
+)
+_HEADLINE = (
+    "auc",
+    "ci_low",
+    "ci_high",
+    "n",
+    "n_positive",
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "npv",
+    "f1",
+    "brier",
+    "calibration_intercept",
+    "calibration_slope",
+    "delong_p_vs_fusion",
+)
+
+
+@dataclass
+class EvaluationInputs:
+    scores: Path
+    fusion_model: Path
+    validated: Sequence[Path] = ()
+    truth: Sequence[Path] = ()
+    validation_summaries: Sequence[Path] = ()
+    settings_files: Sequence[Path] = ()
+    model_files: Sequence[Path] = ()
+    title: str = "SonoRisk evaluation report"
+    fusion_summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluationOutputs:
+    metrics: Path
+    report: Path
+    figures: Path
+    plots: Path
+    details: Path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _versions() -> str:
+    lines = []
+    for name in _PACKAGES:
+        try:
+            lines.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"{name}: not installed")
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        rev = "unknown (not a git checkout)"
+    return "\n".join([f"git revision: {rev}", *lines])
+
+
+def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(zip(*[[f"{v:.6g}" for v in c] for c in columns], strict=True))
+
+
+def _flow(table: pl.DataFrame, summaries: Sequence[Path]) -> list[dict[str, Any]]:
+    rows = []
+    for path in summaries:
+        s = json.loads(path.read_text())
+        name = Path(s.get("cohort", path.stem)).stem
+        for centre, counts in sorted(s.get("by_centre", {}).items()):
+            scored = table.filter(pl.col("center") == centre)
+            rows.append(
+                {
+                    "cohort": name,
+                    "centre": centre,
+                    "rows in": counts.get("valid", 0) + counts.get("quarantined", 0),
+                    "quarantined": counts.get("quarantined", 0),
+                    "valid": counts.get("valid", 0),
+                    "Rad Score": int(scored["rad_score"].is_not_null().sum()),
+                    "DL Score": int(scored["dl_score"].is_not_null().sum()),
+                    "fused": int(scored["fusion_risk"].is_not_null().sum()),
+                    "fused with an imputed score": int(scored["fusion_note"].is_not_null().sum()),
+                }
+            )
+    return rows
+
+
+def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str, Any]:
+    """Compute every table and figure; returns {cohort: {model: metrics}} (also in ``out.metrics``)."""
+    table = pl.read_parquet(inputs.scores).sort(KEY)
+    labelled = table.filter(pl.col("outcome").is_not_null())
+    if labelled.height == 0:
+        raise ValueError(f"{inputs.scores} has no labelled patients: nothing to evaluate")
+    model = FusionModel.load(inputs.fusion_model)
+    y = labelled["outcome"].to_numpy().astype(bool)
+    probs = probabilities(labelled)
+    groups = cohorts(labelled)
+    # Fixed on training data by the fusion stage, stored with the model: the same for every cohort.
+    thresholds = json.loads((inputs.fusion_model / THRESHOLDS_FILE).read_text())
+    truth = (
+        pl.concat([pl.read_parquet(p, columns=[*KEY, "true_probability"]) for p in inputs.truth])
+        if inputs.truth
+        else None
+    )
+    true_p = (
+        labelled.select(KEY).join(truth, on=KEY, how="left")["true_probability"].to_numpy()
+        if truth is not None
+        else None
+    )
+
+    results, oracles, curves = {}, {}, {}
+    figures: list[tuple[str, Path]] = []
+    for name, mask in groups:
+        sub = {k: v[mask] for k, v in probs.items()}
+        results[name] = cohort_results(y[mask], sub, thresholds)
+        curves[name] = decision_curves(y[mask], sub)
+        if true_p is not None and np.isfinite(true_p[mask]).all():
+            oracles[name] = oracle(y[mask], true_p[mask])
+        title = name.replace("_", " ")
+        aucs = {k: v["auc"] for k, v in results[name].items()}
+        figures.append((f"ROC, {title}", plots.roc_png(out.figures / f"roc_{name}.png", title, y[mask], sub, aucs)))
+        figures.append(
+            (
+                f"Calibration, {title}",
+                plots.calibration_png(out.figures / f"calibration_{name}.png", title, y[mask], sub),
+            )
+        )
+        figures.append(
+            (
+                f"Decision curve, {title}",
+                plots.decision_curve_png(out.figures / f"decision_{name}.png", title, curves[name]),
+            )
+        )
+        for model_name, p in sub.items():
+            ok = np.isfinite(p)
+            fpr, tpr = plots.roc_points(y[mask][ok], p[ok])
+            _write_csv(out.plots / "roc" / name / f"{model_name}.csv", ["fpr", "tpr"], [fpr, tpr])
+            mean_p, observed, count = plots.calibration_points(y[mask][ok], p[ok])
+            _write_csv(
+                out.plots / "calibration" / name / f"{model_name}.csv",
+                ["predicted", "observed", "patients"],
+                [mean_p, observed, count],
+            )
+        _write_csv(
+            out.plots / "decision" / f"{name}.csv",
+            ["threshold", *curves[name]],
+            [DECISION_THRESHOLDS, *curves[name].values()],
+        )
+
+    clinical = read_clinical(inputs.validated) if inputs.validated else pl.DataFrame({k: [] for k in KEY})
+    everyone = table.join(clinical, on=KEY, how="left")
+    z = model.design(
+        everyone.to_dicts(),
+        everyone["rad_score"].to_numpy().astype(np.float64),
+        everyone["dl_score"].to_numpy().astype(np.float64),
+    )
+    contributions, base = model.contributions(z)
+    shap = pl.DataFrame(
+        {**{k: everyone[k] for k in KEY}, "base_value": np.full(len(z), base)}
+        | {f"shap_{c}": contributions[:, j] for j, c in enumerate(model.columns)}
+    )
+    out.details.mkdir(parents=True, exist_ok=True)
+    shap.write_parquet(out.details / "shap_values.parquet")
+    figures.append(
+        (
+            "SHAP summary of the fusion model (all patients)",
+            plots.shap_summary_png(out.figures / "shap_summary.png", contributions, z, model.columns),
+        )
+    )
+
+    cohort_of = np.full(everyone.height, "", dtype=object)
+    labelled_everyone = everyone.filter(pl.col("outcome").is_not_null())
+    for name, mask in cohorts(labelled_everyone):
+        cohort_of[np.flatnonzero(everyone["outcome"].is_not_null().to_numpy())[mask]] = name
+    baseline = baseline_table(
+        everyone.with_columns(pl.Series("_cohort", cohort_of.tolist())), "_cohort", [name for name, _ in groups]
+    )
+
+    metrics = {c: {m: {k: r[k] for k in _HEADLINE if k in r} for m, r in res.items()} for c, res in results.items()}
+    metrics_doc = {"results": metrics, "oracle": oracles, "thresholds": thresholds}
+    out.metrics.parent.mkdir(parents=True, exist_ok=True)
+    out.metrics.write_text(json.dumps(metrics_doc, indent=2, sort_keys=True, default=_json_default) + "\n")
+    (out.details / "results.json").write_text(
+        json.dumps(
+            {
+                "results": results,
+                "oracle": oracles,
+                "decision_curves": curves,
+                "decision_thresholds": DECISION_THRESHOLDS.tolist(),
+            },
+            indent=2,
+            sort_keys=True,
+            default=_json_default,
+        )
+        + "\n"
+    )
+
+    settings = {p.name: p.read_text() for p in inputs.settings_files if p.exists()}
+    settings["Package versions"] = _versions()
+    if inputs.model_files:
+        settings["Model files (SHA-256)"] = "\n".join(f"{_sha256(p)}  {p}" for p in inputs.model_files if p.exists())
+    content = ReportContent(
+        title=inputs.title,
+        results=results,
+        oracle=oracles,
+        flow=_flow(table, inputs.validation_summaries),
+        baseline=baseline,
+        figures=figures,
+        settings=settings,
+        fusion_summary={"kind": model.kind, "calibration": model.calibrator.method, "thresholds": model.thresholds}
+        | inputs.fusion_summary,
+    )
+    out.report.parent.mkdir(parents=True, exist_ok=True)
+    out.report.write_text(render(content))
+    return metrics_doc
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def results_lines(metrics_doc: dict[str, Any]) -> list[str]:
+    """The results table (models x cohorts, AUC [95 % CI]) as terminal lines."""
+    from sonorisk.evaluation.results import MODELS
+
+    results, oracles = metrics_doc["results"], metrics_doc["oracle"]
+    rank = {"training": 0, "internal_validation": 1}
+    names = sorted(results, key=lambda n: (rank.get(n, 2), n))  # the JSON is key-sorted
+    width = 30
+    lines = ["AUC [95 % DeLong CI]".ljust(width) + "".join(n.replace("_", " ")[:24].ljust(26) for n in names)]
+    for spec in MODELS:
+        cells = []
+        for n in names:
+            m = results[n][spec.column]
+            cells.append(f"{m['auc']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]".ljust(26))
+        lines.append(spec.label[: width - 2].ljust(width) + "".join(cells))
+    if oracles:
+        lines.append(
+            "Oracle (synthetic truth)".ljust(width)
+            + "".join((f"{oracles[n]['auc']:.3f}" if n in oracles else "-").ljust(26) for n in names)
+        )
+    return lines
+
+
+__all__ = ["FUSION", "EvaluationInputs", "EvaluationOutputs", "results_lines", "run_evaluation"]

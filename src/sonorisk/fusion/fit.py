@@ -1,0 +1,155 @@
+"""Fit the fusion model on training patients only, from their out-of-fold Rad and DL Scores.
+
+1. Logistic regression (L2, C from a grid) and XGBoost (small grid) are compared by stratified
+   k-fold cross-validated AUC on the training split; the better family is kept (ties: logistic).
+2. The winner's out-of-fold raw scores are calibrated (Platt or isotonic, by CV Brier).
+3. Risk-group thresholds come from the calibrated out-of-fold training risks: Youden-optimal and
+   the highest threshold keeping training sensitivity >= ``min_sensitivity``.
+4. The winner is refitted on all training patients. Nothing outside the training split is seen.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sonorisk.cohort.clinical_encoding import ClinicalEncoder
+from sonorisk.evaluation.auc import auc
+from sonorisk.evaluation.classification import sensitivity_threshold, youden_threshold
+from sonorisk.fusion.calibration import choose_calibrator
+from sonorisk.fusion.model import SCORE_COLUMNS, FusionModel, probability_logit
+from sonorisk.radiomics import xgb_model
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    cv_folds: int = 5
+    logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    xgb_max_depth: tuple[int, ...] = (2,)
+    xgb_n_estimators: tuple[int, ...] = (100, 300)
+    xgb_learning_rate: tuple[float, ...] = (0.03, 0.1)
+    xgb_min_child_weight: tuple[float, ...] = (1.0, 5.0)
+    calibration_folds: int = 5
+    min_sensitivity: float = 0.9
+    seed: int = 0
+
+
+@dataclass
+class FusionFit:
+    model: FusionModel
+    oof_raw: np.ndarray  # per training patient, from the winning configuration's CV folds
+    oof_risk: np.ndarray  # oof_raw through the calibrator
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _logistic(c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=5000)
+
+
+def _oof_raw(make: Any, z: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    raw = np.empty(y.size)
+    for train, test in folds:
+        fitted = make().fit(z[train], y[train])
+        if hasattr(fitted, "decision_function"):
+            raw[test] = fitted.decision_function(z[test])
+        else:
+            raw[test] = fitted.predict(z[test], output_margin=True)
+    return raw
+
+
+def fit_fusion(
+    rows: Sequence[Mapping[str, Any]],
+    rad_score: np.ndarray,
+    dl_score: np.ndarray,
+    outcome: np.ndarray,
+    params: FusionParams,
+) -> FusionFit:
+    """Fit on these (training) patients. ``rad_score`` and ``dl_score`` must be out-of-fold scores."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(outcome).astype(bool)
+    if min(int(y.sum()), int((~y).sum())) < 2:
+        raise ValueError("fusion needs at least two training patients of each outcome")
+    encoder = ClinicalEncoder.fit(rows)
+    scores = np.column_stack([np.asarray(rad_score, dtype=np.float64), probability_logit(dl_score)])
+    fill = {}
+    for j, name in enumerate(SCORE_COLUMNS):
+        observed = scores[:, j][~np.isnan(scores[:, j])]
+        fill[name] = float(np.median(observed)) if observed.size else 0.0
+        scores[np.isnan(scores[:, j]), j] = fill[name]
+    x = np.column_stack([encoder.transform(rows), scores])
+    means, stds = x.mean(axis=0), x.std(axis=0)
+    stds = np.where(stds > 0, stds, 1.0)
+    z = (x - means) / stds
+
+    n_folds = max(2, min(params.cv_folds, int(y.sum()), int((~y).sum())))
+    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=params.seed).split(z, y))
+    trials: list[dict[str, Any]] = []
+    candidates: list[tuple[float, int, dict[str, Any], Any, np.ndarray]] = []
+    for c in params.logistic_cs:
+        raw = _oof_raw(lambda c=c: _logistic(c), z, y, folds)
+        trials.append({"kind": "logistic", "C": c, "cv_auc": auc(y, raw)})
+        candidates.append((trials[-1]["cv_auc"], 1, trials[-1], lambda c=c: _logistic(c), raw))
+    for depth, trees, rate, weight in itertools.product(
+        params.xgb_max_depth, params.xgb_n_estimators, params.xgb_learning_rate, params.xgb_min_child_weight
+    ):
+        grid = {"max_depth": depth, "n_estimators": trees, "learning_rate": rate, "min_child_weight": weight}
+        make = lambda grid=grid: xgb_model.classifier(grid, params.seed)  # noqa: E731
+        raw = _oof_raw(lambda make=make: _XgbMargin(make()), z, y, folds)
+        trials.append({"kind": "xgboost", **grid, "cv_auc": auc(y, raw)})
+        candidates.append((trials[-1]["cv_auc"], 0, trials[-1], lambda make=make: _XgbMargin(make()), raw))
+    # Highest CV AUC; on a tie the logistic model (simpler), then the earlier (more regularised) setting.
+    best_auc, _, best_trial, make_best, oof_raw = max(candidates, key=lambda t: (t[0], t[1]))
+
+    calibrator, cv_brier = choose_calibrator(oof_raw, y, params.calibration_folds, params.seed)
+    oof_risk = calibrator.apply(oof_raw)
+    thresholds = {
+        "youden": youden_threshold(y, oof_risk),
+        "high_sensitivity": sensitivity_threshold(y, oof_risk, params.min_sensitivity),
+    }
+    final = make_best().fit(z, y)
+    model = FusionModel(
+        kind=best_trial["kind"],
+        encoder=encoder,
+        score_fill=fill,
+        means=means.tolist(),
+        stds=stds.tolist(),
+        calibrator=calibrator,
+        thresholds=thresholds,
+        min_sensitivity=params.min_sensitivity,
+        selection={
+            "cv_folds": n_folds,
+            "best": best_trial,
+            "best_cv_auc": best_auc,
+            "calibration_cv_brier": cv_brier,
+            "training_patients": int(y.size),
+            "training_positive": int(y.sum()),
+        },
+    )
+    if model.kind == "logistic":
+        model.coefficients = final.coef_[0].tolist()
+        model.intercept = float(final.intercept_[0])
+    else:
+        model.booster = final.model.get_booster()
+        model.xgb_params = {k: v for k, v in best_trial.items() if k not in ("kind", "cv_auc")}
+    return FusionFit(model, oof_raw, oof_risk, trials)
+
+
+class _XgbMargin:
+    """An XGBClassifier whose ``predict`` gives the margin (log-odds), like a logistic decision function."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, z: np.ndarray, y: np.ndarray) -> _XgbMargin:
+        self.model.fit(z, y)
+        return self
+
+    def predict(self, z: np.ndarray, output_margin: bool = True) -> np.ndarray:
+        return np.asarray(self.model.predict(z, output_margin=output_margin), dtype=np.float64)

@@ -1,0 +1,156 @@
+"""The fitted fusion model: design matrix, raw score, calibrated risk, risk groups, contributions.
+
+Inputs per patient: validated clinical fields (encoded by ``ClinicalEncoder``), the Rad Score (a
+logit) and the DL Score (a probability, entered as its logit). A missing Rad or DL Score (a failed
+extraction or crop) is filled with the training median and reported by the caller. The model is a
+standardised logistic regression (coefficients in JSON) or an XGBoost booster (UBJ beside the JSON),
+followed by a calibrator; thresholds fixed on training data turn risks into groups.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sonorisk.cohort.clinical_encoding import ClinicalEncoder
+from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, calibrator_from_dict
+
+SCORE_COLUMNS = ("rad_score", "dl_logit")
+MODEL_FILE = "fusion.json"
+BOOSTER_FILE = "fusion_xgb.ubj"
+_EPS = 1e-6
+
+
+def probability_logit(p: np.ndarray) -> np.ndarray:
+    """logit(p) with p clipped to [1e-6, 1 - 1e-6]; NaN stays NaN."""
+    q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(q / (1 - q))
+
+
+@dataclass
+class FusionModel:
+    kind: str  # "logistic" or "xgboost"
+    encoder: ClinicalEncoder
+    score_fill: dict[str, float]
+    means: list[float]
+    stds: list[float]
+    calibrator: PlattCalibrator | IsotonicCalibrator
+    thresholds: dict[str, float] = field(default_factory=dict)
+    min_sensitivity: float = 0.9
+    coefficients: list[float] | None = None
+    intercept: float | None = None
+    booster: Any = None
+    xgb_params: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.encoder.columns, *SCORE_COLUMNS]
+
+    def design(self, rows: Sequence[Mapping[str, Any]], rad_score: np.ndarray, dl_score: np.ndarray) -> np.ndarray:
+        """Standardised (rows, columns) matrix; missing scores filled with the training medians."""
+        scores = np.column_stack([np.asarray(rad_score, dtype=np.float64), probability_logit(dl_score)])
+        for j, name in enumerate(SCORE_COLUMNS):
+            scores[np.isnan(scores[:, j]), j] = self.score_fill[name]
+        x = np.column_stack([self.encoder.transform(rows), scores])
+        return (x - np.asarray(self.means)) / np.asarray(self.stds)
+
+    def raw_from_design(self, z: np.ndarray) -> np.ndarray:
+        """The uncalibrated score: the logistic linear predictor or the booster's margin."""
+        if self.kind == "logistic":
+            assert self.coefficients is not None and self.intercept is not None
+            return np.asarray(self.intercept + z @ np.asarray(self.coefficients), dtype=np.float64)
+        from xgboost import DMatrix
+
+        return np.asarray(self.booster.predict(DMatrix(z), output_margin=True), dtype=np.float64)
+
+    def risk(self, rows: Sequence[Mapping[str, Any]], rad_score: np.ndarray, dl_score: np.ndarray) -> np.ndarray:
+        """Calibrated probability of brain metastasis per row."""
+        return self.calibrator.apply(self.raw_from_design(self.design(rows, rad_score, dl_score)))
+
+    def risk_group(self, risk: np.ndarray) -> list[str]:
+        """'high' at or above the Youden threshold, 'intermediate' at or above the high-sensitivity
+        threshold, else 'low' (the high-sensitivity threshold is the lower one)."""
+        hi, sens = self.thresholds["youden"], self.thresholds["high_sensitivity"]
+        return ["high" if r >= hi else "intermediate" if r >= sens else "low" for r in np.asarray(risk)]
+
+    def contributions(self, z: np.ndarray) -> tuple[np.ndarray, float]:
+        """Per-feature additive contributions to the raw score and the base value (exact SHAP values).
+
+        Logistic: coefficient x standardised value (training mean 0), base = intercept. XGBoost:
+        ``pred_contribs`` (TreeSHAP), base = its bias column.
+        """
+        if self.kind == "logistic":
+            assert self.coefficients is not None and self.intercept is not None
+            return z * np.asarray(self.coefficients), float(self.intercept)
+        from xgboost import DMatrix
+
+        contribs = np.asarray(self.booster.predict(DMatrix(z), pred_contribs=True), dtype=np.float64)
+        return contribs[:, :-1], float(contribs[0, -1]) if len(contribs) else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "columns": self.columns,
+            "encoder": json.loads(self.encoder.to_json()),
+            "score_fill": self.score_fill,
+            "means": self.means,
+            "stds": self.stds,
+            "coefficients": None
+            if self.coefficients is None
+            else dict(zip(self.columns, self.coefficients, strict=True)),
+            "intercept": self.intercept,
+            "booster_file": BOOSTER_FILE if self.kind == "xgboost" else None,
+            "xgb_params": self.xgb_params,
+            "calibrator": self.calibrator.to_dict(),
+            "thresholds": self.thresholds,
+            "min_sensitivity": self.min_sensitivity,
+            "selection": self.selection,
+        }
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write ``fusion.json`` (and ``fusion_xgb.ubj`` for a booster); returns the files written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [folder / MODEL_FILE]
+        written[0].write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        if self.kind == "xgboost":
+            self.booster.save_model(str(folder / BOOSTER_FILE))
+            written.append(folder / BOOSTER_FILE)
+        else:
+            (folder / BOOSTER_FILE).unlink(missing_ok=True)
+        return written
+
+    @classmethod
+    def load(cls, folder: Path) -> FusionModel:
+        path = folder / MODEL_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"no fusion model at {path}: run `sonorisk fusion` (or `dvc repro fusion`)")
+        raw = json.loads(path.read_text())
+        encoder = ClinicalEncoder.from_json(json.dumps(raw["encoder"]))
+        booster = None
+        if raw["kind"] == "xgboost":
+            from xgboost import Booster
+
+            booster = Booster()
+            booster.load_model(str(folder / raw["booster_file"]))
+        coefficients = raw["coefficients"]
+        return cls(
+            kind=raw["kind"],
+            encoder=encoder,
+            score_fill=raw["score_fill"],
+            means=raw["means"],
+            stds=raw["stds"],
+            calibrator=calibrator_from_dict(raw["calibrator"]),
+            thresholds=raw["thresholds"],
+            min_sensitivity=raw["min_sensitivity"],
+            coefficients=None if coefficients is None else [coefficients[c] for c in raw["columns"]],
+            intercept=raw["intercept"],
+            booster=booster,
+            xgb_params=raw["xgb_params"],
+            selection=raw["selection"],
+        )

@@ -1,0 +1,1 @@
+"""Scoring new cohorts with frozen models: score composition, risk tables, query."""

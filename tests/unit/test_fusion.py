@@ -1,0 +1,118 @@
+"""Fusion: calibrators against hand calculations and known generating parameters; the fitted fusion
+model on simulated patients whose true risk model is known; persistence; exact contributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sonorisk.evaluation.auc import auc
+from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, choose_calibrator
+from sonorisk.fusion.fit import FusionParams, fit_fusion
+from sonorisk.fusion.model import FusionModel, probability_logit
+
+
+def test_platt_recovers_the_generating_intercept_and_slope() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.normal(0.0, 2.0, 40_000)
+    y = rng.random(raw.size) < 1 / (1 + np.exp(-(-1.0 + 0.5 * raw)))
+    platt = PlattCalibrator.fit(raw, y)
+    assert platt.a == pytest.approx(-1.0, abs=0.05)
+    assert platt.b == pytest.approx(0.5, abs=0.03)
+
+
+def test_isotonic_is_the_pool_adjacent_violators_solution() -> None:
+    # Hand PAV: y = 0 1 0 1 at raw 1..4 -> the violating pair (1, 0) pools to 0.5: 0, .5, .5, 1.
+    iso = IsotonicCalibrator.fit(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 1, 0, 1]))
+    assert iso.apply(np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [0.0, 0.5, 0.5, 1.0]
+    assert iso.apply(np.array([-10.0, 10.0])).tolist() == [0.0, 1.0]  # flat outside the knots
+
+
+def test_calibration_choice_prefers_isotonic_for_a_step_shaped_truth() -> None:
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(-3, 3, 4000)
+    truth = np.where(raw < 0, 0.05, np.where(raw < 1.5, 0.6, 0.62))  # a jump and a plateau: not logistic
+    y = rng.random(raw.size) < truth
+    calibrator, briers = choose_calibrator(raw, y, folds=5, seed=0)
+    assert calibrator.method == "isotonic"
+    assert briers["isotonic"] < briers["platt"]
+
+
+def _patients(n: int, seed: int) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clinical fields, a Rad Score (logit scale) and a DL Score (probability) that each carry part of
+    a latent risk, and outcomes from a known logistic model of them."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(52, 11, n)
+    n_level = rng.choice(4, n, p=[0.5, 0.3, 0.15, 0.05])
+    latent = rng.normal(size=n)
+    rad = 0.9 * latent + rng.normal(0, 0.5, n) - 1.0
+    dl = 1 / (1 + np.exp(-(0.8 * latent + rng.normal(0, 0.6, n))))
+    true_logit = -1.6 + 0.04 * (50 - age) + 0.5 * n_level + 1.5 * latent
+    y = rng.random(n) < 1 / (1 + np.exp(-true_logit))
+    rows = [
+        {"age": float(a), "n_stage": f"N{k}", "er_status": "positive" if rng.random() < 0.6 else "negative"}
+        for a, k in zip(age, n_level, strict=True)
+    ]
+    return rows, rad, dl, y, true_logit
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rows, rad, dl, y, _ = _patients(600, seed=5)
+    return fit_fusion(rows, rad, dl, y, FusionParams(seed=3))
+
+
+def test_fusion_beats_every_single_input_and_approaches_the_true_model(fitted) -> None:
+    rows, rad, dl, y, true_logit = _patients(5000, seed=6)  # new patients
+    risk = fitted.model.risk(rows, rad, dl)
+    fused = auc(y, risk)
+    assert fused > auc(y, rad) and fused > auc(y, dl) and fused > auc(y, -np.array([r["age"] for r in rows]))
+    assert fused >= 0.95 * auc(y, true_logit)
+    assert fitted.model.kind == "logistic"  # the truth is linear in these inputs; CV should see that
+
+
+def test_thresholds_come_from_the_out_of_fold_training_risks(fitted) -> None:
+    _, _, _, y, _ = _patients(600, seed=5)
+    oof = fitted.oof_risk
+    high_sens = fitted.model.thresholds["high_sensitivity"]
+    assert np.mean(oof[y] >= high_sens) >= 0.9
+    assert np.mean(oof[y] >= high_sens + 1e-9) < 0.9 or high_sens == oof[y].max()
+    assert fitted.model.thresholds["youden"] >= high_sens
+    groups = fitted.model.risk_group(np.array([high_sens - 1e-6, high_sens, fitted.model.thresholds["youden"]]))
+    assert groups == ["low", "intermediate", "high"]
+
+
+@pytest.mark.parametrize("kind", ["logistic", "xgboost"])
+def test_model_files_round_trip_and_contributions_add_up_to_the_raw_score(kind: str, tmp_path: Path) -> None:
+    rows, rad, dl, y, _ = _patients(300, seed=8)
+    params = FusionParams(
+        seed=1, logistic_cs=() if kind == "xgboost" else (1.0,), xgb_n_estimators=(50,) if kind == "xgboost" else ()
+    )
+    model = fit_fusion(rows, rad, dl, y, params).model
+    assert model.kind == kind
+    model.save(tmp_path)
+    again = FusionModel.load(tmp_path)
+    assert np.array_equal(again.risk(rows, rad, dl), model.risk(rows, rad, dl))
+    z = again.design(rows, rad, dl)
+    contributions, base = again.contributions(z)
+    assert contributions.shape == (len(rows), len(again.columns))
+    assert np.allclose(contributions.sum(axis=1) + base, again.raw_from_design(z), atol=1e-4)
+
+
+def test_missing_scores_are_filled_with_the_training_medians(fitted) -> None:
+    rows, rad, dl, _, _ = _patients(3, seed=9)
+    with_gap = fitted.model.design(rows, np.array([np.nan, rad[1], rad[2]]), np.array([dl[0], np.nan, dl[2]]))
+    filled = fitted.model.design(
+        rows,
+        np.array([fitted.model.score_fill["rad_score"], rad[1], rad[2]]),
+        1 / (1 + np.exp(-np.array([probability_logit(dl[:1])[0], fitted.model.score_fill["dl_logit"], 0.0]))),
+    )
+    assert np.allclose(with_gap[:2], filled[:2])
+
+
+def test_fusion_refuses_training_data_with_a_single_outcome() -> None:
+    rows, rad, dl, _, _ = _patients(20, seed=10)
+    with pytest.raises(ValueError, match="two training patients of each outcome"):
+        fit_fusion(rows, rad, dl, np.zeros(20, bool), FusionParams())
