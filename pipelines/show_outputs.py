@@ -91,8 +91,10 @@ def main() -> None:
         print("\n".join("  " + line for line in results_lines(fusion)))
     if Path("reports/report.html").exists():
         print(f"\nEvaluation report: {Path('reports/report.html').resolve()}")
-    print("\n`dvc metrics show` lists every metric; `dvc plots show` renders ROC, calibration and decision curves; "
-          "`dvc dag` shows the stages.")
+    print(
+        "\n`dvc metrics show` lists every metric; `dvc plots show` renders ROC, calibration and decision curves; "
+        "`dvc dag` shows the stages."
+    )
     for index in sorted(Path("reports/validation/data_docs").glob("*/index.html")):
         print(f"Great Expectations Data Docs: {index}")
     print("Preview montages: " + ", ".join(str(p) for p in sorted(Path("reports/preview").glob("*.png"))))

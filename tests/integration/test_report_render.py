@@ -75,10 +75,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
     table, rows = _score_table(400, seed=4)
     train = (table["split"] == "training").to_numpy()
+    scores = {n: table[n].to_numpy() for n in ("rad_score", "radiomics_clinical_xgb", "dl_score")}
     fitted = fit_fusion(
         [r for r, t in zip(rows, train, strict=True) if t],
-        table["rad_score"].to_numpy()[train],
-        table["dl_score"].to_numpy()[train],
+        {n: v[train] for n, v in scores.items()},
         table["outcome"].to_numpy()[train],
         FusionParams(seed=2),
     )
@@ -92,7 +92,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "fusion_risk": model.thresholds["youden"],
     }
     (root / "model" / THRESHOLDS_FILE).write_text(json.dumps(thresholds))
-    risk = model.risk(rows, table["rad_score"].to_numpy(), table["dl_score"].to_numpy())
+    risk = model.risk(rows, scores)
     table = table.with_columns(
         pl.Series("fusion_raw", np.log(risk / (1 - risk))),
         pl.Series("fusion_risk", risk),

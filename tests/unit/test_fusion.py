@@ -11,7 +11,7 @@ import pytest
 from sonorisk.evaluation.auc import auc
 from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, choose_calibrator
 from sonorisk.fusion.fit import FusionParams, fit_fusion
-from sonorisk.fusion.model import FusionModel, probability_logit
+from sonorisk.fusion.model import FusionModel
 
 
 def test_platt_recovers_the_generating_intercept_and_slope() -> None:
@@ -61,12 +61,12 @@ def _patients(n: int, seed: int) -> tuple[list[dict], np.ndarray, np.ndarray, np
 @pytest.fixture(scope="module")
 def fitted():
     rows, rad, dl, y, _ = _patients(600, seed=5)
-    return fit_fusion(rows, rad, dl, y, FusionParams(seed=3))
+    return fit_fusion(rows, {"rad_score": rad, "dl_score": dl}, y, FusionParams(seed=3))
 
 
 def test_fusion_beats_every_single_input_and_approaches_the_true_model(fitted) -> None:
     rows, rad, dl, y, true_logit = _patients(5000, seed=6)  # new patients
-    risk = fitted.model.risk(rows, rad, dl)
+    risk = fitted.model.risk(rows, {"rad_score": rad, "dl_score": dl})
     fused = auc(y, risk)
     assert fused > auc(y, rad) and fused > auc(y, dl) and fused > auc(y, -np.array([r["age"] for r in rows]))
     assert fused >= 0.95 * auc(y, true_logit)
@@ -90,12 +90,13 @@ def test_model_files_round_trip_and_contributions_add_up_to_the_raw_score(kind: 
     params = FusionParams(
         seed=1, logistic_cs=() if kind == "xgboost" else (1.0,), xgb_n_estimators=(50,) if kind == "xgboost" else ()
     )
-    model = fit_fusion(rows, rad, dl, y, params).model
+    scores = {"rad_score": rad, "dl_score": dl}
+    model = fit_fusion(rows, scores, y, params).model
     assert model.kind == kind
     model.save(tmp_path)
     again = FusionModel.load(tmp_path)
-    assert np.array_equal(again.risk(rows, rad, dl), model.risk(rows, rad, dl))
-    z = again.design(rows, rad, dl)
+    assert np.array_equal(again.risk(rows, scores), model.risk(rows, scores))
+    z = again.design(rows, scores)
     contributions, base = again.contributions(z)
     assert contributions.shape == (len(rows), len(again.columns))
     assert np.allclose(contributions.sum(axis=1) + base, again.raw_from_design(z), atol=1e-4)
@@ -103,16 +104,32 @@ def test_model_files_round_trip_and_contributions_add_up_to_the_raw_score(kind: 
 
 def test_missing_scores_are_filled_with_the_training_medians(fitted) -> None:
     rows, rad, dl, _, _ = _patients(3, seed=9)
-    with_gap = fitted.model.design(rows, np.array([np.nan, rad[1], rad[2]]), np.array([dl[0], np.nan, dl[2]]))
-    filled = fitted.model.design(
-        rows,
-        np.array([fitted.model.score_fill["rad_score"], rad[1], rad[2]]),
-        1 / (1 + np.exp(-np.array([probability_logit(dl[:1])[0], fitted.model.score_fill["dl_logit"], 0.0]))),
-    )
-    assert np.allclose(with_gap[:2], filled[:2])
+    model = fitted.model
+    gaps = {"rad_score": np.array([np.nan, rad[1], rad[2]]), "dl_score": np.array([dl[0], np.nan, dl[2]])}
+    median_dl = 1 / (1 + np.exp(-model.score_fill["dl_logit"]))  # the DL median, back on the probability scale
+    filled = {
+        "rad_score": np.array([model.score_fill["rad_score"], rad[1], rad[2]]),
+        "dl_score": np.array([dl[0], median_dl, dl[2]]),
+    }
+    assert np.allclose(model.design(rows, gaps), model.design(rows, filled))
+
+
+def test_a_larger_score_scale_weakens_the_penalty_on_the_scores(fitted) -> None:
+    # Same data, one C: with the score columns scaled by 3 their standardised coefficients grow
+    # relative to the clinical fields' (the penalty on them is 9 times weaker).
+    rows, rad, dl, y, _ = _patients(600, seed=5)
+    scores = {"rad_score": rad, "dl_score": dl}
+    weights = {}
+    for scale in (1.0, 3.0):
+        params = FusionParams(seed=3, logistic_cs=(0.01,), score_scales=(scale,), xgb_n_estimators=())
+        m = fit_fusion(rows, scores, y, params).model
+        assert m.selection["best"]["score_scale"] == scale
+        per_sd = np.asarray(m.coefficients) / np.asarray(m.stds)  # effect per unit of the raw column
+        weights[scale] = abs(per_sd[-1]) / abs(per_sd[m.columns.index("age")])
+    assert weights[3.0] > weights[1.0]
 
 
 def test_fusion_refuses_training_data_with_a_single_outcome() -> None:
     rows, rad, dl, _, _ = _patients(20, seed=10)
     with pytest.raises(ValueError, match="two training patients of each outcome"):
-        fit_fusion(rows, rad, dl, np.zeros(20, bool), FusionParams())
+        fit_fusion(rows, {"rad_score": rad, "dl_score": dl}, np.zeros(20, bool), FusionParams())

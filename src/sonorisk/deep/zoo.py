@@ -17,6 +17,7 @@ from sonorisk.deep.data import crop_cases
 from sonorisk.deep.registry import Preprocess, ScoredModel
 from sonorisk.deep.train import TrainConfig, TrainResult, predict, train_model
 from sonorisk.evaluation.delong import auc_ci
+from sonorisk.evaluation.oof_alignment import align_to_reference
 
 
 @dataclass
@@ -103,6 +104,9 @@ def train_zoo(
 
     winner = max(zoo, key=lambda n: metrics[n][INTERNAL]["auc"])
     crops, _ = cache.get(preprocess_for(zoo[winner]))
+    # Each fold model is put on the winner's scale via the internal-validation crops (no labels):
+    # evaluation/oof_alignment.py explains why pooling unaligned fold scores misleads fusion.
+    final_reference = predict(results[winner].model, crops[internal])
     oof = np.full(len(rows), np.nan)
     n_folds = max(2, min(oof_folds, int(y[train].sum()), int((~y[train]).sum())))
     for fold, (fit, held) in enumerate(
@@ -119,7 +123,12 @@ def train_zoo(
             zoo[winner],
             init_weights,
         )
-        oof[train[held]] = predict(fitted.model, crops[train[held]])
+        oof[train[held]] = align_to_reference(
+            predict(fitted.model, crops[train[held]]),
+            predict(fitted.model, crops[internal]),
+            final_reference,
+            "probability",
+        )
         log(f"dl_train {winner}: out-of-fold {fold + 1}/{n_folds} done")
     return ZooResult(
         winner=winner,

@@ -32,7 +32,7 @@ from sonorisk.evaluation.results import (
     oracle,
     probabilities,
 )
-from sonorisk.fusion.job import THRESHOLDS_FILE, read_clinical
+from sonorisk.fusion.job import THRESHOLDS_FILE, read_clinical, score_columns
 from sonorisk.fusion.model import FusionModel
 
 KEY = ["cohort_id", "patient_id"]
@@ -207,11 +207,7 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
 
     clinical = read_clinical(inputs.validated) if inputs.validated else pl.DataFrame({k: [] for k in KEY})
     everyone = table.join(clinical, on=KEY, how="left")
-    z = model.design(
-        everyone.to_dicts(),
-        everyone["rad_score"].to_numpy().astype(np.float64),
-        everyone["dl_score"].to_numpy().astype(np.float64),
-    )
+    z = model.design(everyone.to_dicts(), score_columns(everyone, model.score_inputs))
     contributions, base = model.contributions(z)
     shap = pl.DataFrame(
         {**{k: everyone[k] for k in KEY}, "base_value": np.full(len(z), base)}
@@ -286,7 +282,7 @@ def results_lines(metrics_doc: dict[str, Any]) -> list[str]:
     results, oracles = metrics_doc["results"], metrics_doc["oracle"]
     rank = {"training": 0, "internal_validation": 1}
     names = sorted(results, key=lambda n: (rank.get(n, 2), n))  # the JSON is key-sorted
-    width = 30
+    width = 36
     lines = ["AUC [95 % DeLong CI]".ljust(width) + "".join(n.replace("_", " ")[:24].ljust(26) for n in names)]
     for spec in MODELS:
         cells = []

@@ -50,7 +50,7 @@ MODELS = (
     ModelSpec("rad_score", "Rad Score", "logit"),
     ModelSpec("radiomics_clinical_xgb", "Radiomics + clinical XGBoost", "probability"),
     ModelSpec("dl_score", "DL Score", "probability"),
-    ModelSpec(FUSION, "Fusion (clinical + Rad + DL)", "probability"),
+    ModelSpec(FUSION, "Fusion (clinical + radiomics + DL)", "probability"),
 )
 DECISION_THRESHOLDS = np.round(np.arange(0.01, 0.61, 0.01), 2)
 

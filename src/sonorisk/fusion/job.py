@@ -40,10 +40,17 @@ def _clinical_rows(table: pl.DataFrame) -> list[dict[str, Any]]:
     return table.select([c for c in CLINICAL_COLUMNS if c in table.columns]).to_dicts()
 
 
-def fusion_notes(table: pl.DataFrame) -> list[str | None]:
+def score_columns(table: pl.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Score-table columns as float arrays, null -> NaN (the fusion model fills NaN)."""
+    return {n: table[n].cast(pl.Float64).fill_null(float("nan")).to_numpy() for n in names}
+
+
+def fusion_notes(table: pl.DataFrame, names: Sequence[str]) -> list[str | None]:
+    """Per row, which fusion input was missing (and so filled with the training median)."""
+    columns = score_columns(table, names)
     notes = []
-    for rad, dl in zip(table["rad_score"].to_list(), table["dl_score"].to_list(), strict=True):
-        missing = [name for name, v in (("rad_score", rad), ("dl_score", dl)) if v is None or v != v]
+    for i in range(table.height):
+        missing = [n for n in names if np.isnan(columns[n][i])]
         notes.append(f"{' and '.join(missing)} missing: training median used" if missing else None)
     return notes
 
@@ -61,10 +68,10 @@ def run_fusion(inputs: FusionInputs, params: FusionParams, model_dir: Path, scor
     )
     training = (table["split"] == "training").to_numpy()
     train = table.filter(pl.Series(training))
+    inputs_used = list(params.score_inputs)
     fitted: FusionFit = fit_fusion(
         _clinical_rows(train),
-        train["rad_score"].to_numpy().astype(np.float64),
-        train["dl_score"].to_numpy().astype(np.float64),
+        score_columns(train, inputs_used),
         train["outcome"].to_numpy().astype(bool),
         params,
     )
@@ -72,11 +79,7 @@ def run_fusion(inputs: FusionInputs, params: FusionParams, model_dir: Path, scor
     files = model.save(model_dir)
     files.append(_save_single_source_thresholds(train, model, model_dir))
 
-    z = model.design(
-        _clinical_rows(table),
-        table["rad_score"].to_numpy().astype(np.float64),
-        table["dl_score"].to_numpy().astype(np.float64),
-    )
+    z = model.design(_clinical_rows(table), score_columns(table, inputs_used))
     raw = model.raw_from_design(z)
     raw[training] = fitted.oof_raw  # training patients: out-of-fold, like every other score they carry
     risk = model.calibrator.apply(raw)
@@ -96,7 +99,7 @@ def run_fusion(inputs: FusionInputs, params: FusionParams, model_dir: Path, scor
         pl.Series("fusion_raw", raw),
         pl.Series("fusion_risk", risk),
         pl.Series("risk_group", model.risk_group(risk)),
-        pl.Series("fusion_note", fusion_notes(table), dtype=pl.String),
+        pl.Series("fusion_note", fusion_notes(table, inputs_used), dtype=pl.String),
     )
     scores_out.parent.mkdir(parents=True, exist_ok=True)
     out.write_parquet(scores_out, compression="zstd")
@@ -134,6 +137,8 @@ def params_from_section(section: dict[str, Any]) -> FusionParams:
     return FusionParams(
         cv_folds=int(section["cv_folds"]),
         logistic_cs=tuple(float(c) for c in section["logistic_cs"]),
+        score_scales=tuple(float(s) for s in section.get("score_scales", (1.0,))),
+        score_inputs=tuple(section.get("score_inputs", ("rad_score", "radiomics_clinical_xgb", "dl_score"))),
         xgb_max_depth=tuple(int(v) for v in grid.get("max_depth", (2,))),
         xgb_n_estimators=tuple(int(v) for v in grid.get("n_estimators", (100, 300))),
         xgb_learning_rate=tuple(float(v) for v in grid.get("learning_rate", (0.03, 0.1))),

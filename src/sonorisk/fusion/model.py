@@ -1,10 +1,14 @@
 """The fitted fusion model: design matrix, raw score, calibrated risk, risk groups, contributions.
 
-Inputs per patient: validated clinical fields (encoded by ``ClinicalEncoder``), the Rad Score (a
-logit) and the DL Score (a probability, entered as its logit). A missing Rad or DL Score (a failed
-extraction or crop) is filled with the training median and reported by the caller. The model is a
-standardised logistic regression (coefficients in JSON) or an XGBoost booster (UBJ beside the JSON),
-followed by a calibrator; thresholds fixed on training data turn risks into groups.
+Inputs per patient: validated clinical fields (encoded by ``ClinicalEncoder``) and the image-derived
+scores named in ``score_inputs``, by their score-table columns: the Rad Score (a logit), the
+radiomics + clinical XGBoost score and the DL Score (probabilities, entered as logits). A missing
+score (a failed extraction or crop) is filled with the training median and reported by the caller.
+Each column is standardised with training means and SDs; a score column's SD is further divided by
+its ``score_scale`` (chosen by CV), which is how the logistic penalty shrinks the few strong scores
+less than the many weak clinical fields. The model is a logistic regression (coefficients in JSON)
+or an XGBoost booster (UBJ beside the JSON), followed by a calibrator; thresholds fixed on training
+data turn risks into groups.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ import numpy as np
 from sonorisk.cohort.clinical_encoding import ClinicalEncoder
 from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, calibrator_from_dict
 
-SCORE_COLUMNS = ("rad_score", "dl_logit")
+# score-table column -> (design column, how it enters)
+SCORE_INPUTS = {
+    "rad_score": ("rad_score", "linear"),
+    "radiomics_clinical_xgb": ("radiomics_xgb_logit", "logit"),
+    "dl_score": ("dl_logit", "logit"),
+}
 MODEL_FILE = "fusion.json"
 BOOSTER_FILE = "fusion_xgb.ubj"
 _EPS = 1e-6
@@ -32,11 +41,31 @@ def probability_logit(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
+def score_matrix(
+    scores: Mapping[str, np.ndarray], inputs: Sequence[str], fill: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """(rows, len(inputs)) matrix of the design's score columns (probabilities as logits); NaN
+    entries become ``fill[design column]`` when ``fill`` is given."""
+    missing = [s for s in inputs if s not in scores]
+    if missing:
+        raise ValueError(f"fusion needs the score(s) {missing}")
+    columns = []
+    for name in inputs:
+        column, how = SCORE_INPUTS[name]
+        values = np.asarray(scores[name], dtype=np.float64)
+        values = probability_logit(values) if how == "logit" else values.copy()
+        if fill is not None:
+            values[np.isnan(values)] = fill[column]
+        columns.append(values)
+    return np.column_stack(columns)
+
+
 @dataclass
 class FusionModel:
     kind: str  # "logistic" or "xgboost"
     encoder: ClinicalEncoder
-    score_fill: dict[str, float]
+    score_inputs: list[str]  # score-table columns, in design order
+    score_fill: dict[str, float]  # design column -> training median
     means: list[float]
     stds: list[float]
     calibrator: PlattCalibrator | IsotonicCalibrator
@@ -50,14 +79,14 @@ class FusionModel:
 
     @property
     def columns(self) -> list[str]:
-        return [*self.encoder.columns, *SCORE_COLUMNS]
+        return [*self.encoder.columns, *(SCORE_INPUTS[s][0] for s in self.score_inputs)]
 
-    def design(self, rows: Sequence[Mapping[str, Any]], rad_score: np.ndarray, dl_score: np.ndarray) -> np.ndarray:
-        """Standardised (rows, columns) matrix; missing scores filled with the training medians."""
-        scores = np.column_stack([np.asarray(rad_score, dtype=np.float64), probability_logit(dl_score)])
-        for j, name in enumerate(SCORE_COLUMNS):
-            scores[np.isnan(scores[:, j]), j] = self.score_fill[name]
-        x = np.column_stack([self.encoder.transform(rows), scores])
+    def design(self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Standardised (rows, columns) matrix; missing scores filled with the training medians.
+
+        ``scores`` maps each of ``score_inputs`` (score-table column names) to one value per row.
+        """
+        x = np.column_stack([self.encoder.transform(rows), score_matrix(scores, self.score_inputs, self.score_fill)])
         return (x - np.asarray(self.means)) / np.asarray(self.stds)
 
     def raw_from_design(self, z: np.ndarray) -> np.ndarray:
@@ -69,9 +98,9 @@ class FusionModel:
 
         return np.asarray(self.booster.predict(DMatrix(z), output_margin=True), dtype=np.float64)
 
-    def risk(self, rows: Sequence[Mapping[str, Any]], rad_score: np.ndarray, dl_score: np.ndarray) -> np.ndarray:
+    def risk(self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray]) -> np.ndarray:
         """Calibrated probability of brain metastasis per row."""
-        return self.calibrator.apply(self.raw_from_design(self.design(rows, rad_score, dl_score)))
+        return self.calibrator.apply(self.raw_from_design(self.design(rows, scores)))
 
     def risk_group(self, risk: np.ndarray) -> list[str]:
         """'high' at or above the Youden threshold, 'intermediate' at or above the high-sensitivity
@@ -98,6 +127,7 @@ class FusionModel:
             "kind": self.kind,
             "columns": self.columns,
             "encoder": json.loads(self.encoder.to_json()),
+            "score_inputs": self.score_inputs,
             "score_fill": self.score_fill,
             "means": self.means,
             "stds": self.stds,
@@ -142,6 +172,7 @@ class FusionModel:
         return cls(
             kind=raw["kind"],
             encoder=encoder,
+            score_inputs=list(raw["score_inputs"]),
             score_fill=raw["score_fill"],
             means=raw["means"],
             stds=raw["stds"],

@@ -3,7 +3,9 @@
 Models: the clinical-only logistic baseline, the LASSO **Rad Score**, and the radiomics + clinical
 XGBoost. Training rows get *out-of-fold* scores (each from models fitted without that patient, the
 whole screening re-run inside each fold), which fusion needs; every other row is scored by the
-models fitted on all training rows. Internal-validation and external rows never enter a fit.
+models fitted on all training rows. Internal-validation and external rows never enter a fit; the
+internal-validation rows' features (never their labels) put each fold model's scores on the final
+model's scale (``evaluation/oof_alignment.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import numpy as np
 from sonorisk.cohort.clinical_model import ClinicalLogistic
 from sonorisk.cohort.split import EXTERNAL, INTERNAL, TRAINING
 from sonorisk.evaluation.delong import auc_ci
+from sonorisk.evaluation.oof_alignment import align_to_reference
 from sonorisk.radiomics import xgb_model
 from sonorisk.radiomics.robustness import feature_iccs
 from sonorisk.radiomics.screening import RadScoreModel, ScreeningParams, fit_rad_score
 
 MODEL_NAMES = ("clinical_only", "rad_score", "radiomics_clinical_xgb")
+_SCALES = {"clinical_only": "linear", "rad_score": "linear", "radiomics_clinical_xgb": "probability"}
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,20 @@ def fit_radiomics_models(
 
     n_folds = max(2, min(params.oof_folds, int(y[train].sum()), int((~y[train]).sum())))
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=params.seed).split(train, y[train])
+    reference = np.flatnonzero(split == INTERNAL)
+    reference_rows = [rows[int(i)] for i in reference]
     for fold_train, fold_test in folds:
         fit_idx, test_idx = train[fold_train], train[fold_test]
         fitted = _fit_all(xr[fit_idx], y[fit_idx], [rows[int(i)] for i in fit_idx], robust, params, xgb_params)
         fold_scores = _predict(*fitted[:3], xr[test_idx], [rows[int(i)] for i in test_idx], robust)
+        fold_reference = _predict(*fitted[:3], xr[reference], reference_rows, robust) if reference.size else None
         for name in MODEL_NAMES:
-            scores[name][test_idx] = fold_scores[name]
+            if fold_reference is None:
+                scores[name][test_idx] = fold_scores[name]
+            else:
+                scores[name][test_idx] = align_to_reference(
+                    fold_scores[name], fold_reference[name], scores[name][reference], _SCALES[name]
+                )
 
     metrics: dict[str, dict[str, dict[str, float | int]]] = {name: {} for name in MODEL_NAMES}
     for name in MODEL_NAMES:

@@ -105,6 +105,7 @@ def _lasso(z: np.ndarray, y: np.ndarray, params: ScreeningParams) -> tuple[np.nd
         # liblinear: exact L1 path, fast on a few hundred rows; it penalises the intercept as a
         # weight, so it is scaled up (x10) to make that penalty small.
         solver="liblinear",
+        random_state=params.seed,  # liblinear shuffles; unseeded it drew from numpy's global state
         intercept_scaling=10.0,
         scoring="roc_auc",
         max_iter=2000,

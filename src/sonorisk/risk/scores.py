@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from sonorisk.cohort.schema import CLINICAL_COLUMNS
-from sonorisk.fusion.job import fusion_notes
+from sonorisk.fusion.job import fusion_notes, score_columns
 from sonorisk.fusion.model import FusionModel
 from sonorisk.radiomics.apply import score_frozen_radiomics_models
 
@@ -59,18 +59,9 @@ def frozen_scores(
         .join(dl_scores.select([*KEY, "dl_score"]), on=KEY, how="left")
     )
     model = FusionModel.load(fusion_model)
-    risk = model.risk(
-        clinical_rows,
-        table["rad_score"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
-        table["dl_score"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
-    )
-    raw = model.raw_from_design(
-        model.design(
-            clinical_rows,
-            table["rad_score"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
-            table["dl_score"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
-        )
-    )
+    z = model.design(clinical_rows, score_columns(table, model.score_inputs))
+    raw = model.raw_from_design(z)
+    risk = model.calibrator.apply(raw)
     outcome = table[outcome_column].cast(pl.Boolean) if outcome_column in table.columns else None
     return table.select([*KEY, "center"]).with_columns(
         pl.lit("external").alias("split"),
@@ -83,5 +74,5 @@ def frozen_scores(
         pl.Series("fusion_raw", raw),
         pl.Series("fusion_risk", risk),
         pl.Series("risk_group", model.risk_group(risk)),
-        pl.Series("fusion_note", fusion_notes(table), dtype=pl.String),
+        pl.Series("fusion_note", fusion_notes(table, model.score_inputs), dtype=pl.String),
     )
