@@ -1,0 +1,119 @@
+"""The model bundle: every file nightly scoring needs, with a manifest of SHA-256 hashes.
+
+``models/bundle/`` holds the radiomics-stage models, the DL model (safetensors + card), the fusion
+model and its thresholds, the radiomics settings, the cohort contracts and the risk-table contract
+in force when the models were trained, and ``manifest.json``: the SHA-256 of each file, package
+versions, the git revision, the training data hash and headline metrics. ``load_bundle`` re-hashes
+every file and refuses a bundle with a changed, missing or extra file, naming it.
+
+The **bundle hash** is the SHA-256 of the sorted (path, file hash) list: it names the models and
+settings, not the moment or the commit that wrote them, so two builds of identical models share it.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> src = Path(tempfile.mkdtemp()); (src / "a.json").write_text("{}")
+    2
+    >>> out = Path(tempfile.mkdtemp()) / "bundle"
+    >>> manifest = write_bundle(out, {"fusion/a.json": src / "a.json"}, {"note": "doc"})
+    >>> load_bundle(out).bundle_sha256 == manifest["bundle_sha256"]
+    True
+    >>> _ = (out / "fusion/a.json").write_text('{"x": 1}')
+    >>> try:
+    ...     load_bundle(out)
+    ... except BundleError as refusal:
+    ...     print(refusal)
+    bundle file fusion/a.json was changed: its SHA-256 is not the manifest's
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be trusted: missing, changed or unexpected files, or a bad manifest."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    manifest: dict[str, Any]
+
+    @property
+    def bundle_sha256(self) -> str:
+        return str(self.manifest["bundle_sha256"])
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundle_hash(files: Mapping[str, str]) -> str:
+    """SHA-256 of the sorted ``path  sha256`` lines."""
+    lines = "".join(f"{name}  {files[name]}\n" for name in sorted(files))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def write_bundle(out: Path, sources: Mapping[str, Path], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy ``sources`` (bundle path -> file) into a fresh ``out`` and write the manifest.
+
+    ``extra`` (versions, git revision, training data hash, metrics) is stored beside the hashes.
+    The folder is built next to ``out`` and renamed into place, so a reader never sees half a bundle.
+    """
+    missing = [str(p) for p in sources.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"cannot build the bundle: {missing[0]} does not exist")
+    staging = out.with_name(out.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    for name, source in sorted(sources.items()):
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    files = {name: file_sha256(staging / name) for name in sorted(sources)}
+    manifest = {"format": FORMAT, "bundle_sha256": bundle_hash(files), "files": files, **extra}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return manifest
+
+
+def load_bundle(root: Path) -> Bundle:
+    """Read and verify a bundle; every file's hash must match the manifest, no file may be added."""
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(f"no bundle at {root}: {MANIFEST} is missing (run `dvc repro` to build models/bundle)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files: dict[str, str] = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as problem:
+        raise BundleError(f"bundle manifest {manifest_path} is unreadable: {problem}") from None
+    for name in sorted(files):
+        path = root / name
+        if not path.is_file():
+            raise BundleError(f"bundle file {name} is missing")
+        if file_sha256(path) != files[name]:
+            raise BundleError(f"bundle file {name} was changed: its SHA-256 is not the manifest's")
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    extra = sorted(present - set(files))
+    if extra:
+        raise BundleError(f"bundle file {extra[0]} is not in the manifest")
+    if manifest.get("bundle_sha256") != bundle_hash(files):
+        raise BundleError(f"bundle manifest {manifest_path} was changed: its bundle hash does not match its files")
+    return Bundle(root, manifest)
