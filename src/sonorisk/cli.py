@@ -331,8 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dl_train(sub)
     _add_dl_score(sub)
     from sonorisk.cli_models import add_commands
+    from sonorisk.cli_risk import add_commands as add_risk_commands
 
     add_commands(sub)
+    add_risk_commands(sub)
     return parser
 
 
@@ -343,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.run(args))
-    except (CohortError, ValueError, FileNotFoundError) as problem:
+    except (CohortError, ValueError, FileNotFoundError) as problem:  # BundleError is a ValueError
         print(f"sonorisk {args.command}: error: {problem}", file=sys.stderr)
         return EXIT_COHORT_PROBLEM
     except ConnectionError as problem:

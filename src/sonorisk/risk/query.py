@@ -1,0 +1,61 @@
+"""SQL over every risk-table partition, through polars (``sonorisk query``).
+
+The table is named ``risk``; ``quarantine`` (rows held by the contracts, with their reasons) and
+``runs`` (one row per scoring run) are there too.
+
+Example:
+    >>> import tempfile, pyarrow as pa
+    >>> from sonorisk.risk.partition import write_partition
+    >>> root = Path(tempfile.mkdtemp())
+    >>> table = pa.table({"patient_id": ["p1", "p2"], "cohort_id": ["c", "c"], "risk": [0.1, 0.7]})
+    >>> _ = write_partition(table, root, "c")
+    >>> run_query("SELECT patient_id FROM risk WHERE risk > 0.5", root)["patient_id"].to_list()
+    ['p2']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from sonorisk.risk.partition import PARTITION_FILE, QUARANTINE_DIR, RUNS_DIR
+
+
+def run_query(sql: str, root: Path) -> pl.DataFrame:
+    """Run ``sql`` with ``risk``, ``quarantine`` and ``runs`` registered; raises ValueError on bad SQL."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"no risk tables at {root}: run `sonorisk score` first")
+    context = pl.SQLContext()
+    partitions = sorted(root.glob(f"cohort_id=*/{PARTITION_FILE}"))
+    if not partitions:
+        raise FileNotFoundError(f"no risk-table partitions under {root}")
+    context.register("risk", pl.scan_parquet(partitions))
+    held = sorted((root / QUARANTINE_DIR).glob("cohort_id=*/quarantine.parquet"))
+    if held:
+        context.register("quarantine", pl.scan_parquet(held, missing_columns="insert"))
+    runs = sorted((root / RUNS_DIR).glob("*.json"))
+    if runs:
+        records = [json.loads(p.read_text()) for p in runs]
+        flat = [
+            {
+                "run_id": r["run_id"],
+                "scored_at": r["scored_at"],
+                "cohort": r["cohort"],
+                "bundle_sha256": r["bundle_sha256"],
+                **r["counts"],
+                "seconds": r["seconds"]["total"],
+            }
+            for r in records
+        ]
+        context.register("runs", pl.DataFrame(flat).lazy())
+    try:
+        return context.execute(sql).collect()
+    except (
+        pl.exceptions.SQLInterfaceError,
+        pl.exceptions.SQLSyntaxError,
+        pl.exceptions.ColumnNotFoundError,
+        pl.exceptions.InvalidOperationError,
+    ) as problem:
+        raise ValueError(f"query failed: {str(problem).splitlines()[0]}") from None

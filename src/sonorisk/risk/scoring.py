@@ -1,0 +1,247 @@
+"""``sonorisk score``: a new cohort through the frozen bundle into a risk-table partition.
+
+validate (the contracts in force when the bundle was built) -> row hashes -> radiomics (Ray tasks)
+and DL Score (Ray Data) for the rows not already scored -> frozen radiomics-stage models and fusion
+-> the risk-table contract -> atomic partition write; quarantined rows (with every reason) to
+``_quarantine/``; a run manifest to ``_runs/<run_id>.json``. Rows in = scored + quarantined.
+
+Incremental: each valid row's hash covers its data (image, masks, clinical fields, spacing; not the
+label or follow-up), the bundle hash and the radiomics settings hash. A row whose hash is already in
+the cohort's partition keeps its scores (and the run that computed them); only new or changed rows
+go through radiomics and the network. Re-scoring a cohort replaces its partition: never duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sonorisk.bundle import Bundle, BundleError, file_sha256, load_bundle
+from sonorisk.paths import CONTRACTS_DIR
+from sonorisk.risk.contract import RiskTableContract
+from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
+
+# Columns that do not change a score: labels and what validation adds.
+_NOT_HASHED = {"brain_metastasis", "followup_months", "input_row", "validation_notes"}
+
+
+def check_contracts_in_force(bundle: Bundle) -> None:
+    """The cohort contracts used for validation must be the ones the bundle was trained under."""
+    for name, expected in bundle.manifest["files"].items():
+        if name.startswith("contracts/cohort/"):
+            current = CONTRACTS_DIR / "cohort" / name.removeprefix("contracts/cohort/")
+            if not current.is_file() or file_sha256(current) != expected:
+                raise BundleError(
+                    f"data_contracts/cohort/{current.name} differs from the bundle's copy: the bundle was built "
+                    "under other contracts (rebuild it with `dvc repro`, or restore the contracts)"
+                )
+
+
+def row_hashes(table: pa.Table, salt: str) -> list[str]:
+    """SHA-256 per row of every scoring-relevant column (sorted by name) plus ``salt``."""
+    names = sorted(c for c in table.column_names if c not in _NOT_HASHED)
+    out = []
+    for row in table.select(names).to_pylist():
+        digest = hashlib.sha256(salt.encode())
+        for name in names:
+            value = row[name]
+            data = value if isinstance(value, bytes) else json.dumps(value, default=str).encode()
+            digest.update(f"{name}:{len(data)}:".encode())
+            digest.update(data)
+        out.append(digest.hexdigest())
+    return out
+
+
+def _score_new_rows(
+    subset: Path, bundle: Bundle, work: Path, batch_size: int, timings: dict[str, float], progress: bool
+) -> pl.DataFrame:
+    from sonorisk.deep.batch_scoring import score_cohorts
+    from sonorisk.radiomics.fanout import extract_with_ray
+    from sonorisk.radiomics.settings import load_settings
+    from sonorisk.risk.scores import frozen_scores
+    from sonorisk.runtime import ray_session
+
+    settings = load_settings(bundle.path("settings/radiomics.yaml"))
+    with ray_session(defer=True) as ensure_ray:
+        start = time.perf_counter()
+        features = extract_with_ray(subset, settings, progress=progress, ensure_ray=ensure_ray).table
+        timings["radiomics"] = time.perf_counter() - start
+        start = time.perf_counter()
+        score_cohorts([subset], bundle.path("deep"), work / "dl.parquet", batch_size)
+        timings["dl_score"] = time.perf_counter() - start
+    start = time.perf_counter()
+    dl = pl.read_parquet(work / "dl.parquet")
+    scores = frozen_scores(pl.read_parquet(subset), features, dl, bundle.path("radiomics"), bundle.path("fusion"))
+    status = dict(zip(features.column("patient_id").to_pylist(), features.column("error").to_pylist(), strict=True))
+    crop = dict(zip(dl["patient_id"].to_list(), dl["crop_error"].to_list(), strict=True))
+    notes = []
+    for pid, note in zip(scores["patient_id"].to_list(), scores["fusion_note"].to_list(), strict=True):
+        parts = [
+            p
+            for p in (note, status.get(pid) and f"radiomics: {status[pid]}", crop.get(pid) and f"dl: {crop[pid]}")
+            if p
+        ]
+        notes.append("; ".join(parts) or None)
+    timings["fusion"] = time.perf_counter() - start
+    return scores.with_columns(pl.Series("score_note", notes, dtype=pl.String))
+
+
+def _risk_rows(
+    scores: pl.DataFrame,
+    hashes: dict[tuple[str, str], str],
+    bundle: Bundle,
+    thresholds: dict[str, float],
+    run_id: str,
+    scored_at: dt.datetime,
+) -> pa.Table:
+    contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
+    frame = pl.DataFrame(
+        {
+            "patient_id": scores["patient_id"],
+            "cohort_id": scores["cohort_id"],
+            "center": scores["center"],
+            "clinical_score": scores["clinical_only"].cast(pl.Float64),
+            "rad_score": scores["rad_score"].cast(pl.Float64),
+            "radiomics_xgb_score": scores["radiomics_clinical_xgb"].cast(pl.Float64),
+            "dl_score": scores["dl_score"].cast(pl.Float64),
+            "risk": scores["fusion_risk"].cast(pl.Float64),
+            "risk_group": scores["risk_group"],
+            "threshold": [thresholds["youden"]] * scores.height,
+            "threshold_high_sensitivity": [thresholds["high_sensitivity"]] * scores.height,
+            "score_note": scores["score_note"],
+            "row_hash": [
+                hashes[k] for k in zip(scores["cohort_id"].to_list(), scores["patient_id"].to_list(), strict=True)
+            ],
+            "bundle_version": [f"v{bundle.manifest['format']}-{bundle.bundle_sha256[:12]}"] * scores.height,
+            "bundle_sha256": [bundle.bundle_sha256] * scores.height,
+            "scored_at": [scored_at] * scores.height,
+            "run_id": [run_id] * scores.height,
+        }
+    )
+    return frame.to_arrow().cast(contract.schema)
+
+
+def score_cohort(
+    cohort: Path,
+    bundle_root: Path,
+    out: Path,
+    run_date: dt.date | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Score ``cohort`` into ``out``; returns the run manifest (also written to ``out/_runs/``).
+
+    Raises:
+        BundleError: missing, changed or foreign bundle; contracts that differ from the bundle's.
+        CohortError / FileNotFoundError: the cohort as a whole is unusable (nothing is written).
+    """
+    from sonorisk.contracts.validate import validate_cohort
+    from sonorisk.fusion.model import FusionModel
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    bundle = load_bundle(bundle_root)
+    check_contracts_in_force(bundle)
+    if not cohort.is_file():
+        raise FileNotFoundError(f"{cohort} does not exist")
+    scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    run_id = f"{scored_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    work = out / "_work" / run_id
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        summary = validate_cohort(cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress)
+        timings["validate"] = time.perf_counter() - start
+        valid = pq.read_table(work / "valid.parquet")
+        quarantine = pq.read_table(work / "quarantine.parquet")
+        salt = bundle.bundle_sha256 + bundle.manifest["files"]["settings/radiomics.yaml"]
+        keys = list(zip(valid.column("cohort_id").to_pylist(), valid.column("patient_id").to_pylist(), strict=True))
+        hashes = dict(zip(keys, row_hashes(valid, salt), strict=True))
+        cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
+
+        cached: list[pa.Table] = []
+        known: set[str] = set()
+        for cohort_id in cohort_ids:
+            previous = read_partition(out, cohort_id)
+            if previous is not None and "row_hash" in previous.column_names:
+                keep = np.isin(previous.column("row_hash").to_numpy(zero_copy_only=False), list(hashes.values()))
+                cached.append(previous.filter(pa.array(keep)))
+                known |= set(cached[-1].column("row_hash").to_pylist())
+        new_mask = np.array([hashes[k] not in known for k in keys], dtype=bool)
+        log(
+            f"score: {summary.rows_in} rows in, {summary.rows_quarantined} quarantined, "
+            f"{int((~new_mask).sum())} unchanged (cached), {int(new_mask.sum())} to score"
+        )
+
+        model = FusionModel.load(bundle.path("fusion"))
+        fresh = None
+        if new_mask.any():
+            subset = work / "to_score.parquet"
+            pq.write_table(valid.filter(pa.array(new_mask)), subset)
+            scores = _score_new_rows(subset, bundle, work, batch_size, timings, progress)
+            fresh = _risk_rows(scores, hashes, bundle, model.thresholds, run_id, scored_at)
+
+        start = time.perf_counter()
+        contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
+        pieces = [t.cast(contract.schema) for t in [*cached, fresh] if t is not None and t.num_rows]
+        combined = pa.concat_tables(pieces) if pieces else contract.schema.empty_table()
+        problems = contract.violations(combined)
+        if problems:
+            raise ValueError("risk table breaks its contract, nothing written: " + "; ".join(problems[:5]))
+        partitions = {}
+        for cohort_id in cohort_ids:
+            part = combined.filter(pc.equal(combined.column("cohort_id"), cohort_id))
+            part = part.sort_by([("patient_id", "ascending")])
+            partitions[cohort_id] = str(write_partition(part, out, cohort_id))
+            held = quarantine.filter(pc.equal(quarantine.column("cohort_id"), cohort_id))
+            write_quarantine(
+                held.drop_columns([c for c in ("image_png", "mask_png", "mask_reader2_png") if c in held.column_names]),
+                out,
+                cohort_id,
+            )
+        timings["write"] = time.perf_counter() - start
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if (out / "_work").is_dir() and not any((out / "_work").iterdir()):
+            (out / "_work").rmdir()
+
+    manifest = {
+        "run_id": run_id,
+        "scored_at": scored_at.isoformat(),
+        "cohort": str(cohort),
+        "cohort_sha256": file_sha256(cohort),
+        "bundle": str(bundle_root),
+        "bundle_sha256": bundle.bundle_sha256,
+        "counts": {
+            "rows_in": summary.rows_in,
+            "scored": combined.num_rows,
+            "quarantined": summary.rows_quarantined,
+            "cached": int((~new_mask).sum()),
+            "newly_scored": int(new_mask.sum()),
+        },
+        "partitions": partitions,
+        "seconds": {k: round(v, 2) for k, v in timings.items()} | {"total": round(time.perf_counter() - started, 2)},
+        "versions": bundle.manifest.get("versions", {}),
+    }
+    if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
+        raise AssertionError(f"row accounting broken: {manifest['counts']}")  # never expected; never silent
+    runs = out / RUNS_DIR
+    runs.mkdir(parents=True, exist_ok=True)
+    temporary = runs / f".{run_id}.json.tmp"
+    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    temporary.replace(runs / f"{run_id}.json")
+    return manifest
