@@ -7,8 +7,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,210 @@ def test_shuffled_training_labels_give_an_external_auc_whose_ci_contains_one_hal
     fusion = json.loads((copy / "reports/metrics/fusion.json").read_text())["results"]["external_B"]["fusion_risk"]
     assert fusion["n"] == 50
     assert fusion["ci_low"] <= 0.5 <= fusion["ci_high"], fusion
+
+
+# --- Issue 6: the model bundle and nightly scoring, on the clone's bundle -----------------------
+
+
+def _sonorisk(args: list[str], cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"} | (env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "sonorisk.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def new_cohort(reproduced: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve unlabelled patients from centre B, one of them with an impossible age (quarantined)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    project, _ = reproduced
+    out = tmp_path_factory.mktemp("nightly") / "cohort.parquet"
+    made = _sonorisk(
+        [
+            "synth",
+            "--centres",
+            "B=12",
+            "--seed",
+            "4242",
+            "--no-labels",
+            "--no-reader2",
+            "--cohort-id",
+            "nightly-2026-11-28",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        project,
+    )
+    assert made.returncode == 0, made.stderr
+    table = pq.read_table(out)
+    ages = table.column("age").to_pylist()
+    ages[5] = 250
+    index = table.schema.get_field_index("age")
+    pq.write_table(
+        table.set_column(index, table.schema.field(index), pa.array(ages, table.schema.field(index).type)), out
+    )
+    return out
+
+
+def test_bundle_lists_every_file_and_refuses_any_changed_byte(
+    reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
+) -> None:
+    project, _ = reproduced
+    bundle = project / "models/bundle"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    for key in ("git_revision", "versions", "training_data", "headline_metrics", "bundle_sha256"):
+        assert key in manifest
+    expected = {
+        "radiomics/rad_score.json",
+        "radiomics/clinical_logistic.json",
+        "radiomics/radiomics_clinical_xgb.ubj",
+        "deep/model.safetensors",
+        "deep/model_card.json",
+        "fusion/fusion.json",
+        "fusion/single_source_thresholds.json",
+        "settings/radiomics.yaml",
+        "contracts/cohort/clinical.suite.json",
+        "contracts/risk/risk_table.yaml",
+    }
+    assert expected <= set(manifest["files"])
+    for name in sorted(manifest["files"]):
+        tampered = tmp_path / "bundle"
+        shutil.rmtree(tampered, ignore_errors=True)
+        shutil.copytree(bundle, tampered)
+        data = bytearray((tampered / name).read_bytes())
+        data[len(data) // 2] ^= 0x01  # one bit of one byte
+        (tampered / name).write_bytes(bytes(data))
+        out = tmp_path / "risk"
+        result = _sonorisk(
+            ["score", "--cohort", str(new_cohort), "--bundle", str(tampered), "--out", str(out)], project
+        )
+        assert result.returncode == 2, (name, result.stdout, result.stderr)
+        assert name in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert not out.exists(), f"something was written despite the tampered {name}"
+
+
+def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
+    reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
+) -> None:
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    project, _ = reproduced
+    out = tmp_path / "risk"
+    args = [
+        "score",
+        "--cohort",
+        str(new_cohort),
+        "--bundle",
+        str(project / "models/bundle"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    first = _sonorisk(args, project)
+    assert first.returncode == 0, first.stderr
+    partition = out / "cohort_id=nightly-2026-11-28/risk.parquet"
+    runs = sorted((out / "_runs").glob("*.json"))
+    manifest = json.loads(runs[0].read_text())
+    assert manifest["counts"] == {"rows_in": 12, "scored": 11, "quarantined": 1, "cached": 0, "newly_scored": 11}
+    held = pq.read_table(out / "_quarantine/cohort_id=nightly-2026-11-28/quarantine.parquet").to_pylist()
+    assert len(held) == 1 and any(r["column"] == "age" for r in held[0]["quarantine_reasons"])
+    table = pl.read_parquet(partition)
+    assert table.height == 11 and table["patient_id"].n_unique() == 11
+    assert table["risk"].is_between(0, 1).all() and set(table["risk_group"]) <= {"low", "intermediate", "high"}
+
+    again = _sonorisk(args, project)  # nothing changed: every row reused, no duplicates
+    assert again.returncode == 0, again.stderr
+    second = json.loads(max((out / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    assert second["counts"]["cached"] == 11 and second["counts"]["newly_scored"] == 0
+    assert second["ray"].startswith("not used")
+    assert pl.read_parquet(partition).equals(table)
+
+    cohort = pq.read_table(new_cohort)  # two patients' records corrected: only they are re-scored
+    sizes = cohort.column("tumor_size_mm").to_pylist()
+    sizes[0], sizes[1] = sizes[0] + 0.5, sizes[1] + 0.5
+    index = cohort.schema.get_field_index("tumor_size_mm")
+    changed = tmp_path / "changed.parquet"
+    pq.write_table(cohort.set_column(index, cohort.schema.field(index), pa.array(sizes, pa.float64())), changed)
+    third = _sonorisk(["score", "--cohort", str(changed), *args[3:]], project)
+    assert third.returncode == 0, third.stderr
+    latest = json.loads(max((out / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    assert latest["counts"]["cached"] == 9 and latest["counts"]["newly_scored"] == 2
+    rescored = pl.read_parquet(partition)
+    assert rescored.height == 11 and rescored["patient_id"].n_unique() == 11
+    moved = set(
+        rescored.join(table, on="patient_id").filter(pl.col("row_hash") != pl.col("row_hash_right"))["patient_id"]
+    )
+    assert moved == set(cohort.column("patient_id").to_pylist()[:2])
+    query = _sonorisk(["query", "SELECT COUNT(*) AS n FROM risk", "--risk", str(out)], project)
+    assert query.returncode == 0 and "11" in query.stdout
+
+
+def test_scoring_through_an_existing_ray_cluster(
+    reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    project, _ = reproduced
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"RAY_AUTH_MODE": "disabled", "RAY_enable_metrics_collection": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    # --block keeps the head in this process group, so the test stops exactly its own cluster (never
+    # `ray stop`, which would end every Ray instance on the machine).
+    head = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=os.environ | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert head.poll() is None and time.monotonic() < deadline, "the Ray head did not come up"
+            time.sleep(0.5)
+        out = tmp_path / "risk"
+        result = _sonorisk(
+            [
+                "score",
+                "--cohort",
+                str(new_cohort),
+                "--bundle",
+                str(project / "models/bundle"),
+                "--out",
+                str(out),
+                "--no-progress",
+            ],
+            project,
+            env | {"RAY_ADDRESS": f"127.0.0.1:{port}"},
+        )
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
+        assert manifest["ray"] == f"existing cluster at 127.0.0.1:{port}"
+        assert manifest["counts"]["scored"] == 11
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)

@@ -152,8 +152,11 @@ def score_cohort(
     from sonorisk.contracts.validate import validate_cohort
     from sonorisk.fusion.model import FusionModel
 
+    from sonorisk.runtime import describe_target
+
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    ray_target = describe_target()
     bundle = load_bundle(bundle_root)
     check_contracts_in_force(bundle)
     if not cohort.is_file():
@@ -235,6 +238,7 @@ def score_cohort(
         },
         "partitions": partitions,
         "seconds": {k: round(v, 2) for k, v in timings.items()} | {"total": round(time.perf_counter() - started, 2)},
+        "ray": ray_target if new_mask.any() else "not used (every row unchanged)",
         "versions": bundle.manifest.get("versions", {}),
     }
     if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
