@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test lint typecheck lock venv clean-outputs external-check
+.PHONY: demo test lint typecheck lock venv clean-outputs external-check audit
 
 venv: $(STAMP)
 
@@ -63,3 +63,13 @@ external-check: $(STAMP)
 		--truth $(EXTERNAL_DIR)/cohort.truth.parquet --validation-summary $(EXTERNAL_DIR)/validation.json \
 		--title "SonoRisk frozen models on a large external cohort (centre B, seed $(EXTERNAL_SEED))" \
 		--out-dir $(EXTERNAL_DIR)/evaluation
+
+## make audit: reproduce everything from scratch and compare every output file's hash (README, "Audit")
+audit: $(STAMP)
+	$(BIN)/dvc repro
+	$(BIN)/dvc status
+	$(BIN)/python -m sonorisk.audit record build/audit-first-run.json
+	rm -rf data models reports
+	$(BIN)/dvc repro
+	$(BIN)/dvc status
+	$(BIN)/python -m sonorisk.audit compare build/audit-first-run.json

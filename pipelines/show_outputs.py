@@ -18,6 +18,7 @@ _OUTPUTS = [
     "models/radiomics",
     "models/deep",
     "models/fusion",
+    "models/bundle",
     "reports/figures",
     "reports/preview",
     "reports/validation",

@@ -1,0 +1,81 @@
+"""Hashes of every pipeline output, for the audit: run `dvc repro`, record, delete the outputs, run
+again, compare (README, "Audit").
+
+Files that cannot be byte-identical are listed in ``NOT_BYTE_IDENTICAL`` with the reason; the rest
+must match exactly.
+
+Example:
+    >>> compare({"a": "1", "b": "2"}, {"a": "1", "b": "3"})
+    (['a'], ['b'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+OUTPUT_ROOTS = ("data", "models", "reports")
+# path prefix -> why it differs between two runs of the same commit on the same machine
+NOT_BYTE_IDENTICAL = {
+    "reports/validation/data_docs/": "Great Expectations Data Docs embed the run's timestamp",
+    "reports/validation/": "the validation summary embeds the run date",
+    "reports/metrics/validation.json": "carries the run date",
+    "reports/metrics/deep.json": "wall-clock seconds per model",
+    "reports/metrics/dl_score.json": "wall-clock seconds",
+    "reports/deep/": "training history with wall-clock seconds",
+    "reports/report.html": "embeds the git revision (same commit: identical; the figures inside are)",
+    "models/bundle/manifest.json": "embeds the git revision (same commit: identical)",
+}
+
+
+def hash_outputs(roots: Sequence[str] = OUTPUT_ROOTS, base: Path = Path()) -> dict[str, str]:
+    """SHA-256 of every file under ``roots`` (relative paths, sorted)."""
+    files = sorted(p for root in roots for p in (base / root).rglob("*") if p.is_file())
+    return {p.relative_to(base).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def compare(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(identical paths, differing or missing paths) over the union of both runs."""
+    same, differ = [], []
+    for path in sorted(set(before) | set(after)):
+        (same if before.get(path) == after.get(path) else differ).append(path)
+    return same, differ
+
+
+def explained(path: str) -> str | None:
+    for prefix, reason in NOT_BYTE_IDENTICAL.items():
+        if path == prefix or path.startswith(prefix):
+            return reason
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sonorisk.audit record FILE`` or ``python -m sonorisk.audit compare FILE``."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] not in ("record", "compare"):
+        print("usage: python -m sonorisk.audit record|compare HASHES.json", file=sys.stderr)
+        return 2
+    current = hash_outputs()
+    if args[0] == "record":
+        Path(args[1]).write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
+        print(f"recorded {len(current)} output files in {args[1]}")
+        return 0
+    same, differ = compare(json.loads(Path(args[1]).read_text()), current)
+    unexplained = [p for p in differ if explained(p) is None]
+    kinds = {".parquet": 0, ".safetensors": 0, ".ubj": 0, ".json": 0, ".png": 0}
+    for path in same:
+        for suffix in kinds:
+            kinds[suffix] += path.endswith(suffix)
+    print(f"identical: {len(same)} files (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")")
+    for path in differ:
+        print(f"differs:   {path}  ({explained(path) or 'NOT EXPLAINED'})")
+    print("audit: OK" if not unexplained else f"audit: {len(unexplained)} unexplained difference(s)")
+    return 0 if not unexplained else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
