@@ -38,7 +38,8 @@ def hash_outputs(roots: Sequence[str] = OUTPUT_ROOTS, base: Path = Path()) -> di
 
 def compare(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """(identical paths, differing or missing paths) over the union of both runs."""
-    same, differ = [], []
+    same: list[str] = []
+    differ: list[str] = []
     for path in sorted(set(before) | set(after)):
         (same if before.get(path) == after.get(path) else differ).append(path)
     return same, differ

@@ -151,7 +151,6 @@ def score_cohort(
     """
     from sonorisk.contracts.validate import validate_cohort
     from sonorisk.fusion.model import FusionModel
-
     from sonorisk.runtime import describe_target
 
     started = time.perf_counter()
