@@ -77,7 +77,7 @@ def _ray(model_dir: Path, cohort: Path, batch_size: int, repeats: int, scratch: 
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     start = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     boot = time.perf_counter() - start
     seconds = []

@@ -18,7 +18,7 @@ def ray_local():
     """A 2-CPU local Ray cluster for the tests of one module."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 

@@ -28,7 +28,9 @@ def _start(num_cpus: int | None) -> None:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        # address="local": always a fresh local instance. Without it ray.init() joins any cluster a
+        # `ray start` left on this machine (and fails, since num_cpus cannot be set on one).
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
 
 
 @contextmanager
