@@ -50,9 +50,9 @@ def check_contracts_in_force(bundle: Bundle) -> None:
                 )
 
 
-def row_hashes(table: pa.Table, salt: str) -> list[str]:
+def row_hashes(table: pa.Table | pa.RecordBatch, salt: str) -> list[str]:
     """SHA-256 per row of every scoring-relevant column (sorted by name) plus ``salt``."""
-    names = sorted(c for c in table.column_names if c not in _NOT_HASHED)
+    names = sorted(c for c in table.schema.names if c not in _NOT_HASHED)
     out = []
     for row in table.select(names).to_pylist():
         digest = hashlib.sha256(salt.encode())
@@ -168,11 +168,18 @@ def score_cohort(
         start = time.perf_counter()
         summary = validate_cohort(cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress)
         timings["validate"] = time.perf_counter() - start
-        valid = pq.read_table(work / "valid.parquet")
+        # Streamed in batches: a 10,000-patient cohort's images never sit in memory at once.
+        valid_file = pq.ParquetFile(work / "valid.parquet")
         quarantine = pq.read_table(work / "quarantine.parquet")
         salt = bundle.bundle_sha256 + bundle.manifest["files"]["settings/radiomics.yaml"]
-        keys = list(zip(valid.column("cohort_id").to_pylist(), valid.column("patient_id").to_pylist(), strict=True))
-        hashes = dict(zip(keys, row_hashes(valid, salt), strict=True))
+        keys: list[tuple[str, str]] = []
+        hashes: dict[tuple[str, str], str] = {}
+        for batch in valid_file.iter_batches(batch_size=128):
+            batch_keys = list(
+                zip(batch.column("cohort_id").to_pylist(), batch.column("patient_id").to_pylist(), strict=True)
+            )
+            keys.extend(batch_keys)
+            hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
         cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
 
         cached: list[pa.Table] = []
@@ -193,7 +200,11 @@ def score_cohort(
         fresh = None
         if new_mask.any():
             subset = work / "to_score.parquet"
-            pq.write_table(valid.filter(pa.array(new_mask)), subset)
+            with pq.ParquetWriter(subset, valid_file.schema_arrow) as writer:
+                offset = 0
+                for batch in valid_file.iter_batches(batch_size=128):
+                    writer.write_batch(batch.filter(pa.array(new_mask[offset : offset + batch.num_rows])))
+                    offset += batch.num_rows
             scores = _score_new_rows(subset, bundle, work, batch_size, timings, progress)
             fresh = _risk_rows(scores, hashes, bundle, model.thresholds, run_id, scored_at)
 
