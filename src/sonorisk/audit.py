@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     current = hash_outputs()
     if args[0] == "record":
+        Path(args[1]).parent.mkdir(parents=True, exist_ok=True)
         Path(args[1]).write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
         print(f"recorded {len(current)} output files in {args[1]}")
         return 0
