@@ -70,6 +70,6 @@ audit: $(STAMP)
 	$(BIN)/dvc status
 	$(BIN)/python -m sonorisk.audit record build/audit-first-run.json
 	rm -rf data models reports
-	$(BIN)/dvc repro
+	$(BIN)/dvc repro --force --no-run-cache  # recompute every stage: never restore outputs from DVC's cache
 	$(BIN)/dvc status
 	$(BIN)/python -m sonorisk.audit compare build/audit-first-run.json
