@@ -26,6 +26,7 @@ NOT_BYTE_IDENTICAL = {
     "reports/metrics/dl_score.json": "wall-clock seconds",
     "reports/deep/": "training history with wall-clock seconds",
     "reports/report.html": "embeds the git revision (same commit: identical; the figures inside are)",
+    "data/features/": "the Parquet metadata carries the git revision (same commit: identical; data equal by value)",
     "models/bundle/manifest.json": "embeds the git revision (same commit: identical)",
 }
 
