@@ -3,33 +3,11 @@ force, thresholds, the model card and a manifest of SHA-256 hashes (what `sonori
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from sonorisk.bundle import write_bundle
-
-_PACKAGES = (
-    "sonorisk",
-    "numpy",
-    "polars",
-    "pyarrow",
-    "scikit-learn",
-    "xgboost",
-    "torch",
-    "timm",
-    "ray",
-    "pyradiomics-bhklab",
-    "great-expectations",
-    "SimpleITK",
-    "safetensors",
-)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
 
 
 def main() -> None:
@@ -43,20 +21,14 @@ def main() -> None:
         sources[f"contracts/cohort/{path.name}"] = path
     sources["contracts/risk/risk_table.yaml"] = Path("data_contracts/risk/risk_table.yaml")
 
-    try:
-        revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        revision = "unknown"
     fusion = json.loads(Path("reports/metrics/fusion.json").read_text())["results"]
     card = json.loads(Path("models/deep/model_card.json").read_text())
     extra = {
-        "git_revision": revision,
-        "versions": {name: metadata.version(name) for name in _PACKAGES},
+        "git_revision": git_revision(),
+        "versions": package_versions(PIPELINE_PACKAGES),
         "training_data": {
-            "split_sha256": _sha256(Path("data/splits/split.parquet")),
-            "validated_sha256": {p.name: _sha256(p) for p in sorted(Path("data/validated").glob("*.parquet"))},
+            "split_sha256": file_sha256(Path("data/splits/split.parquet")),
+            "validated_sha256": {p.name: file_sha256(p) for p in sorted(Path("data/validated").glob("*.parquet"))},
             "dl_training_crops_sha256": card["training_data_sha256"],
         },
         "headline_metrics": {

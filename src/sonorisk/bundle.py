@@ -36,6 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sonorisk.provenance import file_sha256
+
+__all__ = ["Bundle", "BundleError", "file_sha256", "load_bundle", "write_bundle"]
+
 MANIFEST = "manifest.json"
 FORMAT = 1
 
@@ -55,14 +59,6 @@ class Bundle:
 
     def path(self, relative: str) -> Path:
         return self.root / relative
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def bundle_hash(files: Mapping[str, str]) -> str:

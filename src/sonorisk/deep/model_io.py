@@ -11,10 +11,8 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sonorisk.deep.registry import ScoredModel, create_model
+from sonorisk.provenance import file_sha256, package_versions
 
 WEIGHTS = "model.safetensors"
 CARD = "model_card.json"
@@ -31,22 +30,8 @@ class ModelFileError(ValueError):
     """A model folder that cannot be trusted (missing file, changed weights)."""
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in ("torch", "timm", "numpy", "safetensors"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "absent"
-    return out
+    return {"python": platform.python_version()} | package_versions(("torch", "timm", "numpy", "safetensors"))
 
 
 def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,9 @@ the metrics JSON, DVC plot data, PNG figures, SHAP values and the HTML report.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +31,9 @@ from sonorisk.evaluation.results import (
 )
 from sonorisk.fusion.job import THRESHOLDS_FILE, read_clinical, score_columns
 from sonorisk.fusion.model import FusionModel
+from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
 
 KEY = ["cohort_id", "patient_id"]
-_PACKAGES = (
-    "sonorisk",
-    "numpy",
-    "polars",
-    "pyarrow",
-    "scikit-learn",
-    "xgboost",
-    "torch",
-    "timm",
-    "ray",
-    "pyradiomics-bhklab",
-    "great-expectations",
-    "dvc",
-    "SimpleITK",
-    "safetensors",
-    "matplotlib",
-)
 _HEADLINE = (
     "auc",
     "ci_low",
@@ -94,22 +75,9 @@ class EvaluationOutputs:
     details: Path
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _versions() -> str:
-    lines = []
-    for name in _PACKAGES:
-        try:
-            lines.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            lines.append(f"{name}: not installed")
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        rev = "unknown (not a git checkout)"
-    return "\n".join([f"git revision: {rev}", *lines])
+    lines = [f"{name}=={version}" for name, version in package_versions(PIPELINE_PACKAGES).items()]
+    return "\n".join([f"git revision: {git_revision()}", *lines])
 
 
 def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Any]) -> None:
@@ -252,7 +220,9 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
     settings = {p.name: p.read_text() for p in inputs.settings_files if p.exists()}
     settings["Package versions"] = _versions()
     if inputs.model_files:
-        settings["Model files (SHA-256)"] = "\n".join(f"{_sha256(p)}  {p}" for p in inputs.model_files if p.exists())
+        settings["Model files (SHA-256)"] = "\n".join(
+            f"{file_sha256(p)}  {p}" for p in inputs.model_files if p.exists()
+        )
     content = ReportContent(
         title=inputs.title,
         results=results,

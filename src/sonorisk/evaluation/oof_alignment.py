@@ -24,7 +24,8 @@ import numpy as np
 _EPS = 1e-6
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def clipped_logit(p: np.ndarray) -> np.ndarray:
+    """logit(p) with p clipped to [1e-6, 1 - 1e-6]; NaN stays NaN."""
     q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
     return np.log(q / (1 - q))
 
@@ -45,7 +46,7 @@ def align_to_reference(
     """
     if scale not in ("linear", "probability"):
         raise ValueError(f"scale must be 'linear' or 'probability', not {scale!r}")
-    to_line = _logit if scale == "probability" else (lambda v: np.asarray(v, dtype=np.float64))
+    to_line = clipped_logit if scale == "probability" else (lambda v: np.asarray(v, dtype=np.float64))
     fold_ref, final_ref = to_line(fold_reference), to_line(final_reference)
     if fold_ref.size < 2 or fold_ref.std() == 0 or final_ref.std() == 0:
         return np.asarray(scores, dtype=np.float64)

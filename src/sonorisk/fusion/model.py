@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sonorisk.cohort.clinical_encoding import ClinicalEncoder
+from sonorisk.evaluation.oof_alignment import clipped_logit
 from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, calibrator_from_dict
 
 # score-table column -> (design column, how it enters)
@@ -32,13 +33,6 @@ SCORE_INPUTS = {
 }
 MODEL_FILE = "fusion.json"
 BOOSTER_FILE = "fusion_xgb.ubj"
-_EPS = 1e-6
-
-
-def probability_logit(p: np.ndarray) -> np.ndarray:
-    """logit(p) with p clipped to [1e-6, 1 - 1e-6]; NaN stays NaN."""
-    q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(q / (1 - q))
 
 
 def score_matrix(
@@ -53,7 +47,7 @@ def score_matrix(
     for name in inputs:
         column, how = SCORE_INPUTS[name]
         values = np.asarray(scores[name], dtype=np.float64)
-        values = probability_logit(values) if how == "logit" else values.copy()
+        values = clipped_logit(values) if how == "logit" else values.copy()
         if fill is not None:
             values[np.isnan(values)] = fill[column]
         columns.append(values)

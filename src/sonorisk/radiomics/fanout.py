@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sonorisk.paths import PROJECT_ROOT
+from sonorisk.provenance import git_revision, package_versions
 from sonorisk.radiomics.extract import STATUS_FAILED, build_extractor, extract_record, feature_names
 from sonorisk.radiomics.settings import RadiomicsSettings
 
@@ -62,24 +61,13 @@ def feature_schema(names: list[str]) -> pa.Schema:
 
 def provenance(settings: RadiomicsSettings) -> dict[str, Any]:
     """Versions, settings hash and git revision for Parquet schema metadata."""
-    versions = {}
-    for package in ("pyradiomics-bhklab", "numpy", "SimpleITK", "PyWavelets", "ray", "pyarrow"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "absent"
-    try:
-        revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        revision = "unknown"
+    versions = package_versions(("pyradiomics-bhklab", "numpy", "SimpleITK", "PyWavelets", "ray", "pyarrow"))
     return {
         "settings_sha256": settings.sha256,
         "settings_source": Path(settings.source).name,
         "versions": versions,
         "python": platform.python_version(),
-        "git_revision": revision,
+        "git_revision": git_revision(),
     }
 
 

@@ -103,11 +103,11 @@ def _risk_rows(
     scores: pl.DataFrame,
     hashes: dict[tuple[str, str], str],
     bundle: Bundle,
+    contract: RiskTableContract,
     thresholds: dict[str, float],
     run_id: str,
     scored_at: dt.datetime,
 ) -> pa.Table:
-    contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
     frame = pl.DataFrame(
         {
             "patient_id": scores["patient_id"],
@@ -197,6 +197,7 @@ def score_cohort(
         )
 
         model = FusionModel.load(bundle.path("fusion"))
+        contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
         fresh = None
         if new_mask.any():
             subset = work / "to_score.parquet"
@@ -206,10 +207,9 @@ def score_cohort(
                     writer.write_batch(batch.filter(pa.array(new_mask[offset : offset + batch.num_rows])))
                     offset += batch.num_rows
             scores = _score_new_rows(subset, bundle, work, batch_size, timings, progress)
-            fresh = _risk_rows(scores, hashes, bundle, model.thresholds, run_id, scored_at)
+            fresh = _risk_rows(scores, hashes, bundle, contract, model.thresholds, run_id, scored_at)
 
         start = time.perf_counter()
-        contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
         pieces = [t.cast(contract.schema) for t in [*cached, fresh] if t is not None and t.num_rows]
         combined = pa.concat_tables(pieces) if pieces else contract.schema.empty_table()
         problems = contract.violations(combined)
