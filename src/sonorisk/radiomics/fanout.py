@@ -258,6 +258,9 @@ class _OrderedRecords:
         if self.ready:
             self.batches.append(pa.RecordBatch.from_pylist(self.ready, schema=self.schema))
             self.ready = []
+            # Arrow's allocator keeps freed pages (the image batches read for the tasks) unless told
+            # to give them back; without this the driver grew ~100 KB per case at 10,000 cases.
+            pa.default_memory_pool().release_unused()
 
     def table(self) -> pa.Table:
         if self.waiting:

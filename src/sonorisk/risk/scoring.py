@@ -81,7 +81,7 @@ def _score_new_rows(
         features = extract_with_ray(subset, settings, progress=progress, ensure_ray=ensure_ray).table
         timings["radiomics"] = time.perf_counter() - start
         start = time.perf_counter()
-        score_cohorts([subset], bundle.path("deep"), work / "dl.parquet", batch_size)
+        score_cohorts([subset], bundle.path("deep"), work / "dl.parquet", batch_size, progress=progress)
         timings["dl_score"] = time.perf_counter() - start
     start = time.perf_counter()
     dl = pl.read_parquet(work / "dl.parquet")
@@ -186,6 +186,7 @@ def score_cohort(
             keys.extend(batch_keys)
             hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
         cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
+        pa.default_memory_pool().release_unused()  # the hashed image batches: freed, now returned
 
         cached: list[pa.Table] = []
         known: set[str] = set()
