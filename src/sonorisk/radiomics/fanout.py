@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.provenance import git_revision, package_versions
 from sonorisk.radiomics.extract import STATUS_FAILED, build_extractor, extract_record, feature_names
 from sonorisk.radiomics.settings import RadiomicsSettings
@@ -75,7 +76,7 @@ def _case_rows(
     cohort_path: Path, mask_column: str, keep: Callable[[dict[str, Any]], bool] | None, batch_rows: int
 ) -> Iterator[list[dict[str, Any]]]:
     columns = [*ID_COLUMNS, "image_png", mask_column, "pixel_spacing_mm"]
-    for batch in pq.ParquetFile(cohort_path).iter_batches(batch_size=batch_rows, columns=columns):
+    for batch in open_for_streaming(cohort_path).iter_batches(batch_size=batch_rows, columns=columns):
         rows = [r for r in batch.to_pylist() if keep is None or keep(r)]
         if rows:
             yield rows
@@ -258,9 +259,6 @@ class _OrderedRecords:
         if self.ready:
             self.batches.append(pa.RecordBatch.from_pylist(self.ready, schema=self.schema))
             self.ready = []
-            # Arrow's allocator keeps freed pages (the image batches read for the tasks) unless told
-            # to give them back; without this the driver grew ~100 KB per case at 10,000 cases.
-            pa.default_memory_pool().release_unused()
 
     def table(self) -> pa.Table:
         if self.waiting:

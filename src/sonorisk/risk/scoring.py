@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sonorisk.bundle import Bundle, BundleError, file_sha256, load_bundle
+from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.paths import CONTRACTS_DIR
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
@@ -173,7 +174,7 @@ def score_cohort(
         summary = validate_cohort(cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress)
         timings["validate"] = time.perf_counter() - start
         # Streamed in batches: a 10,000-patient cohort's images never sit in memory at once.
-        valid_file = pq.ParquetFile(work / "valid.parquet")
+        valid_file = open_for_streaming(work / "valid.parquet")
         held_fields = [c for c in pq.read_schema(work / "quarantine.parquet").names if c not in _IMAGE_COLUMNS]
         quarantine = pq.read_table(work / "quarantine.parquet", columns=held_fields)  # images never leave disk
         salt = bundle.bundle_sha256 + bundle.manifest["files"]["settings/radiomics.yaml"]
@@ -186,7 +187,6 @@ def score_cohort(
             keys.extend(batch_keys)
             hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
         cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
-        pa.default_memory_pool().release_unused()  # the hashed image batches: freed, now returned
 
         cached: list[pa.Table] = []
         known: set[str] = set()
