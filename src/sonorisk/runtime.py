@@ -18,6 +18,16 @@ def describe_target(environ: Mapping[str, str] = os.environ) -> str:
     return f"existing cluster at {address}" if address else f"local cluster ({os.cpu_count()} CPUs)"
 
 
+def object_store_bytes(environ: Mapping[str, str] = os.environ) -> int:
+    """Size of a local cluster's object store: ``SONORISK_OBJECT_STORE_MB`` (default 1024 MB).
+
+    Example:
+        >>> object_store_bytes({"SONORISK_OBJECT_STORE_MB": "256"})
+        268435456
+    """
+    return int(environ.get("SONORISK_OBJECT_STORE_MB", "1024")) * 1024**2
+
+
 def _start(num_cpus: int | None) -> None:
     import ray
 
@@ -30,7 +40,16 @@ def _start(num_cpus: int | None) -> None:
     else:
         # address="local": always a fresh local instance. Without it ray.init() joins any cluster a
         # `ray start` left on this machine (and fails, since num_cpus cannot be set on one).
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        # A bounded object store: Ray's default (30 % of RAM) would let Ray Data queue a whole cohort's
+        # decoded crops in shared memory; past this size objects spill to disk instead, so a run's
+        # memory does not grow with the cohort.
+        ray.init(
+            address="local",
+            num_cpus=num_cpus or os.cpu_count(),
+            object_store_memory=object_store_bytes(),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
 
 
 @contextmanager

@@ -87,3 +87,21 @@ def test_second_reader_mask_differs_from_the_first(small_rows: list[dict]) -> No
         second, _ = decode_mask(row["mask_reader2_png"])
         dices.append(2 * (first & second).sum() / (first.sum() + second.sum()))
     assert min(dices) > 0.75 and max(dices) < 0.999
+
+
+def test_an_interrupted_run_leaves_the_previous_files_untouched(tmp_path: Path, monkeypatch) -> None:
+    cohort, truth, _ = _write(tmp_path, "kept")
+    before = (_sha(cohort), _sha(truth))
+    import sonorisk.cohort.synth as synth
+
+    real = synth._ordered_results
+
+    def one_chunk_then_interrupt(config, workers):
+        yield next(iter(real(config, workers)))
+        raise KeyboardInterrupt  # the night operator's Ctrl-C, or a kill, half-way through
+
+    monkeypatch.setattr(synth, "_ordered_results", one_chunk_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_synthetic_cohort(SynthConfig(centres=[("A", 40)], seed=3), cohort, truth, progress=False)
+    assert (_sha(cohort), _sha(truth)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.parquet", "kept.truth.parquet"]

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from sonorisk.atomic_file import atomic_path
 from sonorisk.cohort.schema import COHORT_SCHEMA
 from sonorisk.contracts.fields import load_field_contract
 from sonorisk.imaging.codec import ImageError
@@ -284,7 +285,7 @@ def ingest_folder(
     unreadable: list[str] = []
     csv_without_image: list[str] = []
     written = 0
-    with pq.ParquetWriter(out_path, schema, compression="zstd") as writer:
+    with atomic_path(out_path) as partial, pq.ParquetWriter(partial, schema, compression="zstd") as writer:
         for start in range(0, len(rows), BATCH_ROWS):
             batch = []
             for row in rows[start : start + BATCH_ROWS]:

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_erosion
 
 from sonorisk.imaging.codec import decode_image, decode_mask
+from sonorisk.parquet_stream import open_for_streaming
 
 TILE = 256
 OUTLINE_RGB = (255, 200, 0)
@@ -62,7 +63,7 @@ def write_previews(cohort_path: Path, out_dir: Path, per_centre: int = 16) -> li
     if "mask_reader2_png" in schema_names:
         columns.append("mask_reader2_png")
     picked: dict[str, list[dict]] = {}
-    for batch in pq.ParquetFile(cohort_path).iter_batches(batch_size=64, columns=columns):
+    for batch in open_for_streaming(cohort_path).iter_batches(batch_size=64, columns=columns):
         for row in batch.to_pylist():
             cases = picked.setdefault(row["center"], [])
             if len(cases) < per_centre:

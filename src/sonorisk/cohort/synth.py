@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from sonorisk.atomic_file import atomic_path
 from sonorisk.cohort.centres import CENTRES, CentreProfile
 from sonorisk.cohort.clinical import draw_clinical
 from sonorisk.cohort.outcome import clinical_logit, true_probability
@@ -224,9 +225,14 @@ def write_synthetic_cohort(
     outcomes: list[np.ndarray] = []
     per_centre: dict[str, int] = {}
     bar = tqdm(total=config.n_total, unit="patient", desc="synth", disable=not progress)
+    # Both files appear only when complete: an interrupted run leaves no half-written Parquet behind.
+    cohort_schema = _schema_with_metadata(COHORT_SCHEMA, config)
+    truth_schema = _schema_with_metadata(TRUTH_SCHEMA, config)
     with (
-        pq.ParquetWriter(cohort_path, _schema_with_metadata(COHORT_SCHEMA, config), compression="zstd") as cohort_out,
-        pq.ParquetWriter(truth_path, _schema_with_metadata(TRUTH_SCHEMA, config), compression="zstd") as truth_out,
+        atomic_path(cohort_path) as cohort_partial,
+        atomic_path(truth_path) as truth_partial,
+        pq.ParquetWriter(cohort_partial, cohort_schema, compression="zstd") as cohort_out,
+        pq.ParquetWriter(truth_partial, truth_schema, compression="zstd") as truth_out,
     ):
         for rows, truth in _ordered_results(config, workers):
             cohort_out.write_table(rows.replace_schema_metadata(cohort_out.schema.metadata))

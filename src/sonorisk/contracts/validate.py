@@ -28,6 +28,7 @@ from sonorisk.contracts.fields import check_columns, conform, load_field_contrac
 from sonorisk.contracts.image_checks import check_row_images, load_image_limits
 from sonorisk.contracts.reasons import REASON_TYPE, CohortError, Reason
 from sonorisk.contracts.suites import ROW_INDEX, run_suites, suite_path
+from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.paths import COHORT_CONTRACT_DIR
 
 BATCH_ROWS = 128
@@ -60,7 +61,7 @@ def open_cohort(path: Path) -> pq.ParquetFile:
     if path.stat().st_size == 0:
         raise CohortError(f"{path}: the file is empty (0 bytes)")
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = open_for_streaming(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise CohortError(f"{path}: not a readable Parquet file ({exc})") from None
     if parquet.metadata.num_rows == 0:

@@ -134,7 +134,12 @@ def _nulls_for_missing(table: pa.Table) -> pa.Table:
 
 
 def score_cohorts(
-    cohort_paths: list[Path], model_dir: Path, out: Path, batch_size: int = 64, actors: int | None = None
+    cohort_paths: list[Path],
+    model_dir: Path,
+    out: Path,
+    batch_size: int = 64,
+    actors: int | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Score every row of the cohorts with the model in ``model_dir``; write one Parquet file ``out``.
 
@@ -149,6 +154,7 @@ def score_cohorts(
 
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
+    context.enable_progress_bars = progress  # a night job's log wants no redrawn bars
     plan = plan_resources(batch_size, actors)
     ds = scoring_dataset(cohort_paths, model_dir, plan)
     staging = out.with_name(out.name + ".parts")

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
-
-from sonorisk.deep.registry import ScoredModel, create_model
 from sonorisk.provenance import file_sha256, package_versions
+
+if TYPE_CHECKING:  # torch is imported where a network is built: reading a card must not cost ~400 MB
+    import torch
+
+    from sonorisk.deep.registry import ScoredModel
 
 WEIGHTS = "model.safetensors"
 CARD = "model_card.json"
@@ -36,6 +37,8 @@ def _versions() -> dict[str, str]:
 
 def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> dict[str, Any]:
     """Write weights and a card (architecture, options, preprocessing, versions, hash, extras)."""
+    from safetensors.torch import save_file
+
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
     save_file(state, str(folder / WEIGHTS), metadata={"architecture": model.name})
@@ -81,6 +84,10 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
     Raises:
         ModelFileError: missing files or weights whose hash differs from the card's.
     """
+    from safetensors.torch import load_file
+
+    from sonorisk.deep.registry import create_model
+
     card = verify_model(folder)
     weights = folder / card["weights_file"]
     model = create_model(card["architecture"], **card["options"], **card["preprocess"])

@@ -22,11 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sonorisk.deep.crops import DecodeCrop
 from sonorisk.deep.model_io import load_card, load_model
-from sonorisk.deep.train import predict
 
 __all__ = ["DLPredictor", "DecodeCrop"]
 
@@ -35,6 +33,13 @@ class DLPredictor:
     """The selected network, loaded once (hash-checked); scores batches of crops."""
 
     def __init__(self, model_dir: str, device: str = "auto", batch_size: int = 64) -> None:
+        # torch is imported here, in the actor, not where the class is imported: the driver that
+        # builds the Ray Data pipeline never pays torch's ~400 MB.
+        import torch
+
+        from sonorisk.deep.train import predict
+
+        self._predict = predict
         resolved = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
         self.device = torch.device(resolved)
         self.model = load_model(Path(model_dir), self.device)
@@ -48,7 +53,7 @@ class DLPredictor:
         ok = np.array([not e for e in errors], dtype=bool)
         scores = np.full(len(errors), np.nan)
         if ok.any():
-            scores[ok] = predict(self.model, np.asarray(batch["pixels"])[ok], self.batch_size, self.device)
+            scores[ok] = self._predict(self.model, np.asarray(batch["pixels"])[ok], self.batch_size, self.device)
         out = {k: v for k, v in batch.items() if k != "pixels"}
         out["dl_score"] = scores
         out["model_id"] = np.array([self.model_id] * len(errors), dtype=object)
