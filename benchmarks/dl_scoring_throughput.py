@@ -4,13 +4,23 @@ Same synthetic cases, same model, same batch size, same device, in this process:
   (plain) `predict(model, crops)` over crops already decoded and cut in memory (the best case: no I/O,
           no decoding, no scheduling),
   (ray)   the Ray Data pipeline end to end: read_parquet -> decode + crop tasks -> predictor actors
-          -> write_parquet, against a Ray cluster started once before the timed runs (the start is
-          reported separately).
+          -> write_parquet, as `sonorisk dl-score` runs it: on a local Ray cluster started for the
+          run (its start, ~5 s, is reported apart, not in the run's time).
+The two alternate (plain, Ray, plain, Ray ...) so that drift in a shared machine's speed hits both;
+the plain loop runs while no Ray cluster is up.
 The device is chosen automatically: CUDA when torch sees a GPU (Ray then gives each actor one GPU),
-else the CPU with all cores. Prints images/s of each and the ratio ray / plain (medians of --repeats).
+else the CPU with all cores (the plain loop on all of torch's threads; Ray with the plan
+`sonorisk dl-score` uses, printed). Prints images/s of each and the ratio ray / plain (medians of
+--repeats).
 
-    python benchmarks/dl_scoring_throughput.py [--cases 512] [--repeats 3] [--batch-size 64]
-        [--model-dir models/deep | --architecture resnet34 --input-size 224] [--json out.json]
+The default model is the study's: the ResNet34-into-ViT hybrid at full resolution (224 px), with
+untrained weights (throughput does not depend on them). --model-dir scores a trained model instead,
+e.g. the demo's `models/deep` (64 px: there the fixed start of a run, ~8 s, outweighs the ~3 s
+of network time on 2 cores, and the ratio says more about start-up than throughput).
+
+    python benchmarks/dl_scoring_throughput.py [--cases 512 | --cases 512,2048] [--repeats 3] [--batch-size 64]
+        [--architecture resnet34_vit --input-size 224 | --model-dir models/deep] [--actors N]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import torch
@@ -34,43 +45,50 @@ from sonorisk.deep.train import predict
 
 
 def _model_dir(args: argparse.Namespace, scratch: Path) -> Path:
-    if args.input_size is None and (args.model_dir / "model_card.json").exists():
+    if args.model_dir:
+        if not (args.model_dir / "model_card.json").exists():
+            raise SystemExit(f"{args.model_dir} holds no model (no model_card.json): run `dvc repro dl_train`")
         return Path(args.model_dir)
     folder = scratch / "model"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = create_model(args.architecture, input_size=args.input_size or 64)
+        model = create_model(args.architecture, input_size=args.input_size)
     save_model(model, folder, {"note": "benchmark: untrained weights (throughput does not depend on them)"})
     return folder
 
 
-def _cohort(args: argparse.Namespace, scratch: Path) -> Path:
+def _cohort(args: argparse.Namespace, scratch: Path, cases: int | None) -> Path:
     if args.cohort:
         return Path(args.cohort)
-    path = scratch / "cohort.parquet"
-    config = SynthConfig(centres=[("A", args.cases)], seed=2718, cohort_id="bench", second_reader=False)
-    write_synthetic_cohort(config, path, scratch / "truth.parquet", workers=os.cpu_count() or 1, progress=False)
+    path = scratch / f"cohort-{cases}.parquet"
+    config = SynthConfig(centres=[("A", cases)], seed=2718, cohort_id="bench", second_reader=False)
+    write_synthetic_cohort(
+        config, path, scratch / f"truth-{cases}.parquet", workers=os.cpu_count() or 1, progress=False
+    )
     return path
 
 
-def _plain(model_dir: Path, cohort: Path, batch_size: int, device: torch.device, repeats: int) -> list[float]:
-    card = load_card(model_dir)
-    rows = pq.read_table(cohort, columns=["image_png", "mask_png"]).to_pylist()
-    from sonorisk.deep.preprocess import Preprocess
+class _Plain:
+    """The baseline: the model and the crops in this process, decoded and cut beforehand (not timed)."""
 
-    crops, _ = crop_cases(rows, Preprocess(**card["preprocess"]))  # decoded beforehand: not timed
-    model = load_model(model_dir, device)
-    predict(model, crops[:batch_size], batch_size, device)  # warm-up (kernels, allocator)
-    seconds = []
-    for _ in range(repeats):
+    def __init__(self, model_dir: Path, cohort: Path, batch_size: int, device: torch.device) -> None:
+        from sonorisk.deep.preprocess import Preprocess
+
+        rows = pq.read_table(cohort, columns=["image_png", "mask_png"]).to_pylist()
+        self.crops, _ = crop_cases(rows, Preprocess(**load_card(model_dir)["preprocess"]))
+        self.model, self.batch_size, self.device = load_model(model_dir, device), batch_size, device
+        predict(self.model, self.crops[:batch_size], batch_size, device)  # warm-up (kernels, allocator)
+
+    def run(self) -> float:
         start = time.perf_counter()
-        predict(model, crops, batch_size, device)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+        predict(self.model, self.crops, self.batch_size, self.device)
+        return time.perf_counter() - start
 
 
-def _ray(model_dir: Path, cohort: Path, batch_size: int, repeats: int, scratch: Path) -> tuple[float, list[float]]:
+def _ray_run(model_dir: Path, cohort: Path, args: argparse.Namespace, out: Path) -> tuple[float, float, dict[str, Any]]:
+    """One `sonorisk dl-score` run on a cluster started for it: (start seconds, run seconds, plan)."""
     import ray
+    import ray.data  # imported before the clock starts, as torch is for the plain loop
 
     from sonorisk.deep.batch_scoring import score_cohorts
 
@@ -78,75 +96,114 @@ def _ray(model_dir: Path, cohort: Path, batch_size: int, repeats: int, scratch: 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     start = time.perf_counter()
     ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
     boot = time.perf_counter() - start
-    seconds = []
     try:
-        for repeat in range(repeats):
-            start = time.perf_counter()
-            summary = score_cohorts([cohort], model_dir, scratch / f"scores-{repeat}", batch_size=batch_size)
-            seconds.append(time.perf_counter() - start)
-            if summary["scored"] != summary["rows"]:
-                raise RuntimeError(f"only {summary['scored']} of {summary['rows']} rows scored")
+        start = time.perf_counter()
+        summary = score_cohorts(
+            [cohort], model_dir, out, batch_size=args.batch_size, actors=args.actors, progress=False
+        )
+        seconds = time.perf_counter() - start
     finally:
         ray.shutdown()
-    return boot, seconds
+        time.sleep(2)  # let the cluster's processes exit before the next plain run
+    if summary["scored"] != summary["rows"]:
+        raise RuntimeError(f"only {summary['scored']} of {summary['rows']} rows scored")
+    return boot, seconds, summary["plan"]
+
+
+def _measure(cohort: Path, model_dir: Path, args: argparse.Namespace, device: torch.device, scratch: Path) -> dict:
+    n = pq.ParquetFile(cohort).metadata.num_rows
+    print(f"{n} cases:", flush=True)
+    baseline = _Plain(model_dir, cohort, args.batch_size, device)
+    plain, ray_runs, boots, plan = [], [], [], {}
+    for repeat in range(args.repeats):  # interleaved, so drift in the machine's speed hits both
+        plain.append(baseline.run())  # no Ray running
+        boot, seconds, plan = _ray_run(model_dir, cohort, args, scratch / f"scores-{n}-{repeat}.parquet")
+        boots.append(boot)
+        ray_runs.append(seconds)
+        print(f"  run {repeat + 1}: plain {plain[-1]:.2f} s, Ray Data {seconds:.2f} s", flush=True)
+    plain_s, ray_s = statistics.median(plain), statistics.median(ray_runs)
+    result = {
+        "cases": n,
+        "plain_seconds": plain,
+        "ray_seconds": ray_runs,
+        "ray_start_seconds": boots,
+        "pair_ratios": [p / r for p, r in zip(plain, ray_runs, strict=True)],
+        "plain_images_per_s": n / plain_s,
+        "ray_images_per_s": n / ray_s,
+        "ratio": plain_s / ray_s,
+        "ray_plan": plan,
+    }
+    print(f"  plain PyTorch loop (pre-decoded)  {plain_s:7.2f} s  {n / plain_s:8.1f} images/s")
+    print(f"  Ray Data pipeline (end to end)   {ray_s:7.2f} s  {n / ray_s:8.1f} images/s")
+    print(f"  ratio of each interleaved pair: {[round(x, 2) for x in result['pair_ratios']]}")
+    print(f"  Ray cluster start, before each Ray run (not in its time): median {statistics.median(boots):.1f} s")
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=512)
+    parser.add_argument(
+        "--cases",
+        default="512",
+        help="cases per cohort; a comma list (512,2048) also prints the marginal images/s between the "
+        "smallest and largest cohort, which a run's fixed start-up does not enter",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--model-dir", type=Path, default=Path("models/deep"), help="the model, when it holds one")
-    parser.add_argument("--architecture", default="resnet34", help="otherwise (or with --input-size): untrained")
-    parser.add_argument("--input-size", type=int, help="build --architecture at this size (224: full resolution)")
+    parser.add_argument(
+        "--architecture", default="resnet34_vit", help="network to build, untrained (default: the study's)"
+    )
+    parser.add_argument("--input-size", type=int, default=224, help="its input size (default 224: full resolution)")
+    parser.add_argument("--model-dir", type=Path, help="score this trained model instead (e.g. models/deep)")
+    parser.add_argument("--actors", type=int, help="Ray scoring actors (default: dl-score's plan)")
     parser.add_argument("--cohort", type=Path, help="an existing cohort Parquet instead of --cases synthetic ones")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {os.cpu_count()} cores"
     with tempfile.TemporaryDirectory(prefix="dlbench-") as tmp:
         scratch = Path(tmp)
-        cohort, model_dir = _cohort(args, scratch), _model_dir(args, scratch)
-        n = pq.ParquetFile(cohort).metadata.num_rows
+        model_dir = _model_dir(args, scratch)
         card = load_card(model_dir)
-        name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {os.cpu_count()} cores"
         print(
-            f"{n} cases, model {card['architecture']} at {card['preprocess']['input_size']} px, "
-            f"batch {args.batch_size}, device {name}, torch threads {torch.get_num_threads()}"
+            f"model {card['architecture']} at {card['preprocess']['input_size']} px, batch {args.batch_size}, "
+            f"device {name}, torch threads {torch.get_num_threads()}"
         )
-        plain = _plain(model_dir, cohort, args.batch_size, device, args.repeats)
-        boot, ray_runs = _ray(model_dir, cohort, args.batch_size, args.repeats, scratch)
+        sizes = [None] if args.cohort else sorted(int(c) for c in args.cases.split(","))
+        results = [_measure(_cohort(args, scratch, size), model_dir, args, device, scratch) for size in sizes]
 
-    plain_ips, ray_ips = n / statistics.median(plain), n / statistics.median(ray_runs)
-    ratio = ray_ips / plain_ips
-    print(f"plain PyTorch loop (pre-decoded)  {statistics.median(plain):7.2f} s  {plain_ips:8.1f} images/s")
-    print(f"Ray Data pipeline (end to end)   {statistics.median(ray_runs):7.2f} s  {ray_ips:8.1f} images/s")
-    print(f"  runs: plain {[round(s, 2) for s in plain]}, ray {[round(s, 2) for s in ray_runs]}")
-    print(f"  Ray cluster start (not in the runs above): {boot:.1f} s")
-    target = "" if device.type == "cuda" else f"   (target >= 0.85 on CPU) -> {'met' if ratio >= 0.85 else 'NOT met'}"
-    print(f"ratio ray / plain                 {ratio:7.2f}{target}")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "cases": n,
-                    "device": name,
-                    "architecture": card["architecture"],
-                    "input_size": card["preprocess"]["input_size"],
-                    "batch_size": args.batch_size,
-                    "plain_seconds": plain,
-                    "ray_seconds": ray_runs,
-                    "ray_start_seconds": boot,
-                    "plain_images_per_s": plain_ips,
-                    "ray_images_per_s": ray_ips,
-                    "ratio": ratio,
-                },
-                indent=2,
-            )
-            + "\n"
+    plan = results[-1]["ray_plan"]
+    gpu = plan.get("gpus_per_actor")
+    print(
+        f"Ray plan: {plan.get('actors')} actor(s), "
+        + (f"{gpu} GPU each" if gpu else f"{plan.get('threads_per_actor')} torch thread(s) each")
+    )
+    summary: dict[str, Any] = {"device": name, "architecture": card["architecture"], "batch_size": args.batch_size}
+    summary |= {"input_size": card["preprocess"]["input_size"], "cohorts": results}
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        extra = large["cases"] - small["cases"]
+        plain_extra = statistics.median(large["plain_seconds"]) - statistics.median(small["plain_seconds"])
+        ray_extra = statistics.median(large["ray_seconds"]) - statistics.median(small["ray_seconds"])
+        summary["marginal"] = {
+            "plain_images_per_s": extra / plain_extra,
+            "ray_images_per_s": extra / ray_extra,
+            "ratio": plain_extra / ray_extra,
+            "ray_fixed_seconds": statistics.median(small["ray_seconds"]) - small["cases"] * ray_extra / extra,
+        }
+        print(
+            f"marginal, {small['cases']} -> {large['cases']} cases: plain {extra / plain_extra:.1f} images/s, "
+            f"Ray Data {extra / ray_extra:.1f} images/s, ratio {plain_extra / ray_extra:.2f}; "
+            f"Ray's fixed cost per run ~{summary['marginal']['ray_fixed_seconds']:.1f} s"
         )
+    for result in results:
+        met = "met" if result["ratio"] >= 0.85 else "NOT met"
+        target = "" if device.type == "cuda" else f"   (target >= 0.85 on CPU) -> {met}"
+        print(f"ratio ray / plain, {result['cases']} cases (end to end)  {result['ratio']:5.2f}{target}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -296,7 +296,14 @@ def _add_dl_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=Path("models/deep"), help="model folder written by dl-train")
     p.add_argument("--out", type=Path, default=Path("data/scores/dl.parquet"), help="output Parquet file")
     p.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
-    p.add_argument("--actors", type=int, help="scoring actors (default: one per GPU, else CPUs / 4)")
+    p.add_argument(
+        "--actors",
+        type=int,
+        help=(
+            "scoring actors (default: one per GPU; without GPUs one single-threaded actor per CPU, as many "
+            "as memory allows; fewer actors share the cores' threads and use less memory)"
+        ),
+    )
     p.set_defaults(run=_run_dl_score)
 
 

@@ -96,3 +96,41 @@ def test_decoding_runs_as_tasks_not_inside_the_actors(ray_local, model_dir: Path
     assert "MapBatches(decode_crop_batch)" in stats
     assert "MapBatches(_CpuPredictor)" in stats
     assert ds.count() == pq.ParquetFile(small_cohort).metadata.num_rows
+
+
+def test_cpu_plan_gives_each_core_a_single_threaded_actor_and_leaves_a_cpu_to_decoding(ray_local) -> None:
+    """On the 2-CPU cluster: two one-thread actors (0.5 logical CPU each, so 1 CPU is left for the
+    decode tasks); asked for one actor (the nightly run's memory budget), it gets both threads."""
+    from sonorisk.deep.batch_scoring import plan_resources
+
+    per_core = plan_resources(batch_size=8)
+    assert (per_core.actors, per_core.threads_per_actor, per_core.gpus_per_actor) == (2, 1, 0.0)
+    assert per_core.actors * per_core.cpus_per_actor == 1.0  # 2 CPUs - 1 for decoding
+    assert plan_resources(batch_size=8, rows=8).actors == 1  # one batch: a second actor would idle
+    assert plan_resources(batch_size=8, rows=9).actors == 2
+    single = plan_resources(batch_size=8, actors=1)
+    assert (single.actors, single.threads_per_actor, single.cpus_per_actor) == (1, 2, 1.0)
+
+
+def test_the_read_lists_its_files_in_the_driver_not_through_footer_reader_actors(
+    ray_local, model_dir: Path, small_cohort: Path
+) -> None:
+    """Ray Data 2.60's default Parquet read lists files in a task through 32 footer-reader actors;
+    on 2 cores starting them delayed every scoring run by seconds. The scoring read uses the
+    datasource that reads footers in the driver, and leaves Ray's default as it was."""
+    import ray
+
+    from sonorisk.deep.batch_scoring import plan_resources, scoring_dataset
+
+    ds = scoring_dataset([small_cohort, small_cohort], model_dir, plan_resources(batch_size=4))
+    ops, names = [ds._logical_plan.dag], []  # Ray Data internals: the logical operators
+    while ops:
+        op = ops.pop()
+        names.append(type(op).__name__)
+        ops += op.input_dependencies
+    assert "ListFiles" not in names
+    assert "Read" in names
+    assert ray.data.DataContext.get_current().use_datasource_v2
+    assert (
+        "ListFiles" in type(ray.data.read_parquet(str(small_cohort))._logical_plan.dag.input_dependencies[0]).__name__
+    )

@@ -12,8 +12,9 @@ a null ``dl_score`` and the reason in ``crop_error``.
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class ScoringPlan:
     batch_size: int
     decode_batch_size: int
     read_blocks: int = 1
+    threads_per_actor: int = 1  # torch threads of a CPU actor
     # Declared memory of one decode task: Ray Data measured a decode worker's peak at 0.6-1 GB (the
     # worker, Arrow read buffers, a block of PNGs and their crops). Besides informing the scheduler,
     # it keeps Ray Data from fusing the decode stage into the predictor actors: fused, the actors
@@ -48,9 +50,23 @@ class ScoringPlan:
     decode_memory: int = 2**30
 
 
-def plan_resources(batch_size: int, actors: int | None = None) -> ScoringPlan:
-    """One actor per GPU when there are GPUs; otherwise one CPU actor per node's worth of CPUs
-    minus one for decoding (at least one actor), each using the remaining cores through torch."""
+# What one CPU actor may hold at the study's 224 px with batches of 64 (torch and timm, the network,
+# a batch of activations); measured ~1.2 GB resident, ~1 GB of it private. Caps the actor count.
+CPU_ACTOR_MEMORY = 3 * 2**29
+
+
+def plan_resources(batch_size: int, actors: int | None = None, rows: int | None = None) -> ScoringPlan:
+    """One actor per GPU when there are GPUs. Otherwise one single-threaded actor per core (at most
+    as many as the cluster's memory holds at ``CPU_ACTOR_MEMORY`` each) or ``actors`` actors sharing
+    the cores' threads; either way the actors' logical CPUs leave one for the decode tasks.
+
+    Why one thread per actor: a torch process running two threads on two cores loses 10-15 % to
+    synchronising them (every operator waits for the slower thread; any other process on a core
+    stalls both). Two single-threaded processes scored 512 crops at 224 px in 39.2 s, one
+    two-threaded process in 42.4-46.6 s, on this project's 2-core machine. The price is one more
+    process importing torch (~1 GB at 224 px): a caller with a memory budget passes ``actors``.
+    Never more CPU actors than ``rows`` make batches: an actor with nothing to score costs a start.
+    """
     import ray
 
     resources = ray.cluster_resources()
@@ -58,15 +74,16 @@ def plan_resources(batch_size: int, actors: int | None = None) -> ScoringPlan:
     blocks = max(2, 2 * cpus)  # enough input blocks that every core can decode while actors score
     if gpus:
         return ScoringPlan(actors or gpus, 1.0, 1.0, batch_size, 32, blocks)
-    return ScoringPlan(actors or max(1, cpus // 4), 0.0, 1.0, batch_size, 32, blocks)
-
-
-def _threads_for_cpu_actor(cpus: int, actors: int) -> int:
-    return max(1, cpus // actors)
+    if actors is None:
+        actors = max(1, min(cpus, int(resources.get("memory", 0) // CPU_ACTOR_MEMORY)))
+        actors = actors if rows is None else max(1, min(actors, -(-rows // batch_size)))
+    # The decode tasks ask for one CPU; the actors share the rest (none on a 1-CPU cluster: Ray
+    # schedules zero-CPU actors, and decoding must not wait for a CPU the actors hold).
+    return ScoringPlan(actors, 0.0, max(cpus - 1, 0) / actors, batch_size, 32, blocks, max(1, cpus // actors))
 
 
 class _CpuPredictor(DLPredictor):
-    """A CPU actor lets torch use the cores the decode tasks leave idle most of the time."""
+    """A CPU actor runs torch on the threads the plan gives it."""
 
     def __init__(self, model_dir: str, batch_size: int, threads: int) -> None:
         import torch
@@ -75,12 +92,34 @@ class _CpuPredictor(DLPredictor):
         super().__init__(model_dir, device="cpu", batch_size=batch_size)
 
 
+@contextmanager
+def _driver_side_parquet_listing() -> Iterator[None]:
+    """Build the read with Ray Data's first Parquet datasource, which reads the footers here.
+
+    Ray Data 2.60's default (``use_datasource_v2``) lists files in a ListFiles task through a pool
+    of footer-reader actors (32 unless ``RAY_DATA_PARQUET_FOOTER_NUM_ACTORS`` says otherwise):
+    made for thousands of files on a cluster. A scoring run reads a few cohort files, and starting
+    those processes held the predictors' start back by ~4 s of every run on 2 cores (median of 3,
+    512 cases: 58.5 s with it, 54.2 s without). The flag is read when the read is built; it is
+    restored at once, so other reads in this process keep Ray's default.
+    """
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    previous, context.use_datasource_v2 = context.use_datasource_v2, False
+    try:
+        yield
+    finally:
+        context.use_datasource_v2 = previous
+
+
 def scoring_dataset(cohort_paths: list[Path], model_dir: Path, plan: ScoringPlan) -> Any:
     """The lazy Ray Data pipeline (read -> decode/crop tasks -> predictor actors), not yet executed."""
     import ray
 
     card = load_card(model_dir)
-    ds = ray.data.read_parquet([str(p) for p in cohort_paths], override_num_blocks=plan.read_blocks)
+    with _driver_side_parquet_listing():
+        ds = ray.data.read_parquet([str(p) for p in cohort_paths], override_num_blocks=plan.read_blocks)
     # One cohort file arrives as one block; cut it into blocks of a batch so decoding, scoring and
     # writing overlap (a single block runs the stages one after another).
     ds = ds.select_columns([*ID_COLUMNS, "image_png", "mask_png"]).repartition(
@@ -102,13 +141,12 @@ def scoring_dataset(cohort_paths: list[Path], model_dir: Path, plan: ScoringPlan
             num_gpus=plan.gpus_per_actor,
             compute=ray.data.ActorPoolStrategy(size=plan.actors),
         )
-    cpus = int(ray.cluster_resources().get("CPU", 1))
     return ds.map_batches(
         _CpuPredictor,
         fn_constructor_kwargs={
             "model_dir": str(model_dir),
             "batch_size": plan.batch_size,
-            "threads": _threads_for_cpu_actor(os.cpu_count() or cpus, plan.actors),
+            "threads": plan.threads_per_actor,
         },
         batch_size=plan.batch_size,
         batch_format="numpy",
@@ -155,7 +193,8 @@ def score_cohorts(
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = progress  # a night job's log wants no redrawn bars
-    plan = plan_resources(batch_size, actors)
+    rows = sum(pq.read_metadata(path).num_rows for path in cohort_paths)
+    plan = plan_resources(batch_size, actors, rows)
     ds = scoring_dataset(cohort_paths, model_dir, plan)
     staging = out.with_name(out.name + ".parts")
     shutil.rmtree(staging, ignore_errors=True)
