@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from sonorisk.parquet_stream import open_for_streaming
+
 CHILD = """
 import json, resource, sys
 import pyarrow.parquet as pq
@@ -62,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         # The first tenth of the file, as a second size: growth should not depend on the size.
         small = Path(scratch) / "tenth.parquet"
-        source = pq.ParquetFile(args.cohort)
+        source = open_for_streaming(args.cohort)  # the copy itself must not hold the file
         rows = source.metadata.num_rows
         with pq.ParquetWriter(small, source.schema_arrow) as writer:
             kept = 0

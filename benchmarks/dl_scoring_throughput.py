@@ -87,24 +87,21 @@ class _Plain:
 
 def _ray_run(model_dir: Path, cohort: Path, args: argparse.Namespace, out: Path) -> tuple[float, float, dict[str, Any]]:
     """One `sonorisk dl-score` run on a cluster started for it: (start seconds, run seconds, plan)."""
-    import ray
-    import ray.data  # imported before the clock starts, as torch is for the plain loop
+    import ray.data  # noqa: F401  # imported before the clock starts, as torch is for the plain loop
 
     from sonorisk.deep.batch_scoring import score_cohorts
+    from sonorisk.runtime import ray_session
 
-    os.environ.setdefault("RAY_enable_metrics_collection", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     start = time.perf_counter()
-    ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    boot = time.perf_counter() - start
     try:
-        start = time.perf_counter()
-        summary = score_cohorts(
-            [cohort], model_dir, out, batch_size=args.batch_size, actors=args.actors, progress=False
-        )
-        seconds = time.perf_counter() - start
+        with ray_session():  # the cluster `sonorisk dl-score` starts, shut down on leaving
+            boot = time.perf_counter() - start
+            start = time.perf_counter()
+            summary = score_cohorts(
+                [cohort], model_dir, out, batch_size=args.batch_size, actors=args.actors, progress=False
+            )
+            seconds = time.perf_counter() - start
     finally:
-        ray.shutdown()
         time.sleep(2)  # let the cluster's processes exit before the next plain run
     if summary["scored"] != summary["rows"]:
         raise RuntimeError(f"only {summary['scored']} of {summary['rows']} rows scored")
@@ -112,7 +109,7 @@ def _ray_run(model_dir: Path, cohort: Path, args: argparse.Namespace, out: Path)
 
 
 def _measure(cohort: Path, model_dir: Path, args: argparse.Namespace, device: torch.device, scratch: Path) -> dict:
-    n = pq.ParquetFile(cohort).metadata.num_rows
+    n = pq.read_metadata(cohort).num_rows
     print(f"{n} cases:", flush=True)
     baseline = _Plain(model_dir, cohort, args.batch_size, device)
     plain, ray_runs, boots, plan = [], [], [], {}

@@ -75,8 +75,8 @@ def plan_resources(batch_size: int, actors: int | None = None, rows: int | None 
     if gpus:
         return ScoringPlan(actors or gpus, 1.0, 1.0, batch_size, 32, blocks)
     if actors is None:
-        actors = max(1, min(cpus, int(resources.get("memory", 0) // CPU_ACTOR_MEMORY)))
-        actors = actors if rows is None else max(1, min(actors, -(-rows // batch_size)))
+        batches = cpus if rows is None else -(-rows // batch_size)
+        actors = max(1, min(cpus, batches, int(resources.get("memory", 0) // CPU_ACTOR_MEMORY)))
     # The decode tasks ask for one CPU; the actors share the rest (none on a 1-CPU cluster: Ray
     # schedules zero-CPU actors, and decoding must not wait for a CPU the actors hold).
     return ScoringPlan(actors, 0.0, max(cpus - 1, 0) / actors, batch_size, 32, blocks, max(1, cpus // actors))
