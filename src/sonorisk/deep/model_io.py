@@ -82,14 +82,29 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
     """Rebuild the network from its card and load the weights after checking their SHA-256.
 
     Raises:
-        ModelFileError: missing files or weights whose hash differs from the card's.
+        ModelFileError: missing files, weights whose hash differs from the card's, or weights that
+            do not fit the card's network.
     """
+    import torch
     from safetensors.torch import load_file
 
     from sonorisk.deep.registry import create_model
 
     card = verify_model(folder)
     weights = folder / card["weights_file"]
-    model = create_model(card["architecture"], **card["options"], **card["preprocess"])
-    model.network.load_state_dict(load_file(str(weights)))
+    # Built on the meta device (shapes only: no random initialisation to throw away, ~0.3 s of a
+    # scoring actor's start at 224 px), then given fresh memory and the file's tensors. Copied, not
+    # adopted (``assign=True``): tensors inside the file's buffer are not 64-byte aligned, and
+    # kernels then round differently (~1e-8), so scores would depend on where the file landed.
+    with torch.device("meta"):
+        model = create_model(card["architecture"], **card["options"], **card["preprocess"])
+    tensors = {name for name, _ in [*model.network.named_parameters(), *model.network.named_buffers()]}
+    unsaved = sorted(tensors - set(model.network.state_dict()))
+    if unsaved:  # non-persistent buffers: no file holds them, and to_empty leaves them garbage
+        raise ModelFileError(f"{weights} does not hold {', '.join(unsaved[:5])}: the network cannot be rebuilt from it")
+    model = model.to_empty(device="cpu")
+    try:
+        model.network.load_state_dict(load_file(str(weights)))
+    except RuntimeError as exc:  # missing, unexpected or misshapen tensors
+        raise ModelFileError(f"{weights} does not fit a {card['architecture']} network: {exc}"[:600]) from exc
     return model.to(device).eval()
