@@ -99,17 +99,18 @@ def test_decoding_runs_as_tasks_not_inside_the_actors(ray_local, model_dir: Path
 
 
 def test_cpu_plan_gives_each_core_a_single_threaded_actor_and_leaves_a_cpu_to_decoding(ray_local) -> None:
-    """On the 2-CPU cluster: two one-thread actors (0.5 logical CPU each, so 1 CPU is left for the
-    decode tasks); asked for one actor (the nightly run's memory budget), it gets both threads."""
+    """On the 2-CPU cluster: two one-thread actors holding no logical CPU (both stay for the read,
+    decode and write tasks: a task waiting on its output must not starve decoding); asked for one
+    actor (the nightly run's memory budget), it gets both threads."""
     from sonorisk.deep.batch_scoring import plan_resources
 
     per_core = plan_resources(batch_size=8)
     assert (per_core.actors, per_core.threads_per_actor, per_core.gpus_per_actor) == (2, 1, 0.0)
-    assert per_core.actors * per_core.cpus_per_actor == 1.0  # 2 CPUs - 1 for decoding
+    assert per_core.cpus_per_actor == 0.0
     assert plan_resources(batch_size=8, rows=8).actors == 1  # one batch: a second actor would idle
     assert plan_resources(batch_size=8, rows=9).actors == 2
     single = plan_resources(batch_size=8, actors=1)
-    assert (single.actors, single.threads_per_actor, single.cpus_per_actor) == (1, 2, 1.0)
+    assert (single.actors, single.threads_per_actor, single.cpus_per_actor) == (1, 2, 0.0)
 
 
 def test_the_read_lists_its_files_in_the_driver_not_through_footer_reader_actors(

@@ -58,7 +58,7 @@ CPU_ACTOR_MEMORY = 3 * 2**29
 def plan_resources(batch_size: int, actors: int | None = None, rows: int | None = None) -> ScoringPlan:
     """One actor per GPU when there are GPUs. Otherwise one single-threaded actor per core (at most
     as many as the cluster's memory holds at ``CPU_ACTOR_MEMORY`` each) or ``actors`` actors sharing
-    the cores' threads; either way the actors' logical CPUs leave one for the decode tasks.
+    the cores' threads. CPU actors hold no logical CPU (see below).
 
     Why one thread per actor: a torch process running two threads on two cores loses 10-15 % to
     synchronising them (every operator waits for the slower thread; any other process on a core
@@ -77,9 +77,12 @@ def plan_resources(batch_size: int, actors: int | None = None, rows: int | None 
     if actors is None:
         batches = cpus if rows is None else -(-rows // batch_size)
         actors = max(1, min(cpus, batches, int(resources.get("memory", 0) // CPU_ACTOR_MEMORY)))
-    # The decode tasks ask for one CPU; the actors share the rest (none on a 1-CPU cluster: Ray
-    # schedules zero-CPU actors, and decoding must not wait for a CPU the actors hold).
-    return ScoringPlan(actors, 0.0, max(cpus - 1, 0) / actors, batch_size, 32, blocks, max(1, cpus // actors))
+    # CPU actors hold no logical CPU, so every one stays free for the read, repartition, decode and
+    # write tasks. With the actors holding all but one, a 2,048-case run on 2 cores stalled: a
+    # repartition task whose output was backpressured kept the one free CPU, the decode task
+    # queued behind it, and nothing decoded for the first 58-100 s (Ray Data 2.60). The cores are
+    # shared in fact either way; decoding is ~3 % of the CPU time at 224 px.
+    return ScoringPlan(actors, 0.0, 0.0, batch_size, 32, blocks, max(1, cpus // actors))
 
 
 class _CpuPredictor(DLPredictor):
