@@ -98,7 +98,7 @@ def test_decoding_runs_as_tasks_not_inside_the_actors(ray_local, model_dir: Path
     assert ds.count() == pq.ParquetFile(small_cohort).metadata.num_rows
 
 
-def test_cpu_plan_gives_each_core_a_single_threaded_actor_and_leaves_a_cpu_to_decoding(ray_local) -> None:
+def test_cpu_plan_gives_each_core_a_single_threaded_actor_holding_no_logical_cpu(ray_local) -> None:
     """On the 2-CPU cluster: two one-thread actors holding no logical CPU (both stay for the read,
     decode and write tasks: a task waiting on its output must not starve decoding); asked for one
     actor (the nightly run's memory budget), it gets both threads."""
