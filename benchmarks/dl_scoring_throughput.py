@@ -20,7 +20,11 @@ of network time on 2 cores, and the ratio says more about start-up than throughp
 
     python benchmarks/dl_scoring_throughput.py [--cases 512 | --cases 512,2048] [--repeats 3] [--batch-size 64]
         [--architecture resnet34_vit --input-size 224 | --model-dir models/deep] [--actors N]
-        [--json out.json]
+        [--json out.json] [--timeline trace.json]
+
+--timeline writes Ray's trace (Chrome trace format: open it in chrome://tracing or Perfetto) of each
+cohort's last Ray run and prints where that run's time went: when the predictor actors were built,
+when the first batch reached them, how long a batch took.
 """
 
 from __future__ import annotations
@@ -85,9 +89,64 @@ class _Plain:
         return time.perf_counter() - start
 
 
-def _ray_run(model_dir: Path, cohort: Path, args: argparse.Namespace, out: Path) -> tuple[float, float, dict[str, Any]]:
-    """One `sonorisk dl-score` run on a cluster started for it: (start seconds, run seconds, plan)."""
-    import ray.data  # noqa: F401  # imported before the clock starts, as torch is for the plain loop
+def startup_breakdown(events: list[dict[str, Any]], run_start: float, run_seconds: float) -> dict[str, float]:
+    """Where one Ray run's time went, from Ray's trace events (``ray.timeline()``, times in µs since
+    the epoch); seconds are counted from ``run_start`` (``time.time()`` when the run began).
+
+    Example (two actors built from 1 s to 5 s, then two batches of 4 s each):
+        >>> us = lambda s: s * 1e6
+        >>> actor = "task::MapWorker(MapBatches(_CpuPredictor))"
+        >>> ev = [{"ph": "X", "cat": actor + ".__init__", "ts": us(101), "dur": us(3)},
+        ...       {"ph": "X", "cat": actor + ".__init__", "ts": us(101.5), "dur": us(3.5)},
+        ...       {"ph": "X", "cat": actor + ".submit", "ts": us(105), "dur": us(4)},
+        ...       {"ph": "X", "cat": actor + ".submit", "ts": us(105.2), "dur": us(4)},
+        ...       {"ph": "X", "cat": "task::Write", "ts": us(109.3), "dur": us(0.1)}]
+        >>> startup_breakdown(ev, run_start=100.0, run_seconds=10.0)["actors_ready_s"]
+        5.0
+    """
+
+    def spans(method: str) -> list[tuple[float, float]]:
+        return [
+            (e["ts"] / 1e6 - run_start, (e["ts"] + e["dur"]) / 1e6 - run_start)
+            for e in events
+            if e.get("ph") == "X" and "Predictor)" in e.get("cat", "") and e["cat"].endswith(method)
+        ]
+
+    built, calls = spans(".__init__"), spans(".submit")
+    if not built or not calls:
+        return {}
+    busy = sum(end - begin for begin, end in calls)
+    return {
+        "actors": len(built),
+        "actors_building_from_s": min(begin for begin, _ in built),
+        "actors_ready_s": max(end for _, end in built),
+        "first_batch_s": min(begin for begin, _ in calls),
+        "batch_calls": len(calls),
+        "median_call_s": statistics.median(end - begin for begin, end in calls),
+        "actor_busy_fraction": busy / (len(built) * run_seconds),
+    }
+
+
+def _print_breakdown(breakdown: dict[str, float], trace: Path) -> None:
+    if not breakdown:
+        print(f"  (no predictor actor events in Ray's trace; written anyway to {trace})")
+        return
+    print(
+        f"  last Ray run's trace ({trace}): {breakdown['actors']:.0f} predictor actor(s) built from "
+        f"{breakdown['actors_building_from_s']:.1f} s to {breakdown['actors_ready_s']:.1f} s into the run "
+        f"(torch, timm, the network); first batch at {breakdown['first_batch_s']:.1f} s; "
+        f"{breakdown['batch_calls']:.0f} calls, median {breakdown['median_call_s']:.1f} s; "
+        f"actors scoring {100 * breakdown['actor_busy_fraction']:.0f} % of the run"
+    )
+
+
+def _ray_run(
+    model_dir: Path, cohort: Path, args: argparse.Namespace, out: Path, trace: Path | None = None
+) -> tuple[float, float, dict[str, Any], dict[str, float]]:
+    """One `sonorisk dl-score` run on a cluster started for it: (start seconds, run seconds, plan,
+    breakdown). With ``trace``, Ray's trace of the run is written there and summarised in breakdown."""
+    import ray
+    import ray.data  # imported before the clock starts, as torch is for the plain loop
 
     from sonorisk.deep.batch_scoring import score_cohorts
     from sonorisk.runtime import ray_session
@@ -96,26 +155,42 @@ def _ray_run(model_dir: Path, cohort: Path, args: argparse.Namespace, out: Path)
     try:
         with ray_session():  # the cluster `sonorisk dl-score` starts, shut down on leaving
             boot = time.perf_counter() - start
-            start = time.perf_counter()
+            start, wall_start = time.perf_counter(), time.time()
             summary = score_cohorts(
                 [cohort], model_dir, out, batch_size=args.batch_size, actors=args.actors, progress=False
             )
             seconds = time.perf_counter() - start
+            breakdown: dict[str, float] = {}
+            if trace is not None:  # after the clock: the trace costs the run nothing
+                time.sleep(2)  # workers report task events about once a second
+                events = ray.timeline()
+                trace.write_text(json.dumps(events))
+                breakdown = startup_breakdown(events, wall_start, seconds)
+                _print_breakdown(breakdown, trace)
     finally:
         time.sleep(2)  # let the cluster's processes exit before the next plain run
     if summary["scored"] != summary["rows"]:
         raise RuntimeError(f"only {summary['scored']} of {summary['rows']} rows scored")
-    return boot, seconds, summary["plan"]
+    return boot, seconds, summary["plan"], breakdown
 
 
 def _measure(cohort: Path, model_dir: Path, args: argparse.Namespace, device: torch.device, scratch: Path) -> dict:
     n = pq.read_metadata(cohort).num_rows
     print(f"{n} cases:", flush=True)
     baseline = _Plain(model_dir, cohort, args.batch_size, device)
-    plain, ray_runs, boots, plan = [], [], [], {}
+    plain: list[float] = []
+    ray_runs: list[float] = []
+    boots: list[float] = []
+    plan: dict[str, Any] = {}
+    breakdown: dict[str, float] = {}
     for repeat in range(args.repeats):  # interleaved, so drift in the machine's speed hits both
         plain.append(baseline.run())  # no Ray running
-        boot, seconds, plan = _ray_run(model_dir, cohort, args, scratch / f"scores-{n}-{repeat}.parquet")
+        trace = None
+        if args.timeline and repeat == args.repeats - 1:
+            trace = args.timeline.with_name(f"{args.timeline.stem}-{n}{args.timeline.suffix}")
+        out = scratch / f"scores-{n}-{repeat}.parquet"
+        boot, seconds, plan, last = _ray_run(model_dir, cohort, args, out, trace)
+        breakdown = last or breakdown
         boots.append(boot)
         ray_runs.append(seconds)
         print(f"  run {repeat + 1}: plain {plain[-1]:.2f} s, Ray Data {seconds:.2f} s", flush=True)
@@ -130,6 +205,7 @@ def _measure(cohort: Path, model_dir: Path, args: argparse.Namespace, device: to
         "ray_images_per_s": n / ray_s,
         "ratio": plain_s / ray_s,
         "ray_plan": plan,
+        "ray_last_run_breakdown": breakdown,
     }
     print(f"  plain PyTorch loop (pre-decoded)  {plain_s:7.2f} s  {n / plain_s:8.1f} images/s")
     print(f"  Ray Data pipeline (end to end)   {ray_s:7.2f} s  {n / ray_s:8.1f} images/s")
@@ -156,6 +232,12 @@ def main() -> None:
     parser.add_argument("--actors", type=int, help="Ray scoring actors (default: dl-score's plan)")
     parser.add_argument("--cohort", type=Path, help="an existing cohort Parquet instead of --cases synthetic ones")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--timeline",
+        type=Path,
+        help="write Ray's trace of each cohort's last Ray run to this path, the case count added "
+        "to its name (trace.json -> trace-512.json), and print when the actors were ready",
+    )
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
