@@ -182,15 +182,14 @@ def _measure(cohort: Path, model_dir: Path, args: argparse.Namespace, device: to
     ray_runs: list[float] = []
     boots: list[float] = []
     plan: dict[str, Any] = {}
-    breakdown: dict[str, float] = {}
+    breakdown: dict[str, float] = {}  # of the last run, the one traced
     for repeat in range(args.repeats):  # interleaved, so drift in the machine's speed hits both
         plain.append(baseline.run())  # no Ray running
         trace = None
         if args.timeline and repeat == args.repeats - 1:
             trace = args.timeline.with_name(f"{args.timeline.stem}-{n}{args.timeline.suffix}")
         out = scratch / f"scores-{n}-{repeat}.parquet"
-        boot, seconds, plan, last = _ray_run(model_dir, cohort, args, out, trace)
-        breakdown = last or breakdown
+        boot, seconds, plan, breakdown = _ray_run(model_dir, cohort, args, out, trace)
         boots.append(boot)
         ray_runs.append(seconds)
         print(f"  run {repeat + 1}: plain {plain[-1]:.2f} s, Ray Data {seconds:.2f} s", flush=True)
