@@ -81,7 +81,7 @@ def plan_resources(batch_size: int, actors: int | None = None, rows: int | None 
     # write tasks. With the actors holding all but one, a 2,048-case run on 2 cores stalled: a
     # repartition task whose output was backpressured kept the one free CPU, the decode task
     # queued behind it, and nothing decoded for the first 58-100 s (Ray Data 2.60). The cores are
-    # shared in fact either way; decoding is ~3 % of the CPU time at 224 px.
+    # shared in fact either way; decoding is ~4 % of the CPU time at 224 px.
     return ScoringPlan(actors, 0.0, 0.0, batch_size, 32, blocks, max(1, cpus // actors))
 
 

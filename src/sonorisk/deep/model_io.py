@@ -102,9 +102,9 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
     unsaved = sorted(tensors - set(model.network.state_dict()))
     if unsaved:  # non-persistent buffers: no file holds them, and to_empty leaves them garbage
         raise ModelFileError(f"{weights} does not hold {', '.join(unsaved[:5])}: the network cannot be rebuilt from it")
-    model = model.to_empty(device="cpu")
+    model = model.to_empty(device=device)  # memory on the scoring device itself: no second copy
     try:
         model.network.load_state_dict(load_file(str(weights)))
     except RuntimeError as exc:  # missing, unexpected or misshapen tensors
         raise ModelFileError(f"{weights} does not fit a {card['architecture']} network: {exc}"[:600]) from exc
-    return model.to(device).eval()
+    return model.eval()
