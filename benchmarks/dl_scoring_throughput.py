@@ -41,11 +41,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import torch
 
-from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
-from sonorisk.deep.data import crop_cases
+from sonorisk.deep.crops import crop_cases
+from sonorisk.deep.factory import create_model
 from sonorisk.deep.model_io import load_card, load_model, save_model
-from sonorisk.deep.registry import create_model
 from sonorisk.deep.train import predict
+from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 
 def _model_dir(args: argparse.Namespace, scratch: Path) -> Path:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
 from sonorisk.imaging.codec import decode_image, decode_mask
 from sonorisk.radiomics.extract import to_sitk
 from sonorisk.radiomics.fanout import extract_serial
 from sonorisk.radiomics.settings import DEFAULT_SETTINGS, load_settings
+from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 BIN = Path(sys.executable).parent
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from pipelines.params import stage_params
-from sonorisk.deep.jobs import score_job
+from sonorisk import paths
+from sonorisk.atomic_file import write_json
+from sonorisk.deep.score_job import score_job
+from sonorisk.params import stage_params
 
 
 def main() -> None:
     params = stage_params("dl_score")
-    cohorts = sorted(Path("data/validated").glob("*.parquet"))
-    summary = score_job(cohorts, Path("models/deep"), Path("data/scores/dl.parquet"), params["batch_size"])
-    Path("reports/metrics").mkdir(parents=True, exist_ok=True)
-    Path("reports/metrics/dl_score.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    summary = score_job(paths.validated_cohorts(), paths.DEEP_MODELS, paths.DL_SCORES, params["batch_size"])
+    write_json(paths.metrics_file("dl_score"), summary)
     print(
         f"dl_score: {summary['rows']} rows, {summary['scored']} scored, {summary['unscorable']} unscorable, "
         f"{summary['seconds']:.0f} s"

@@ -3,15 +3,13 @@ AUC, out-of-fold DL Scores for training patients, winner as safetensors + model 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipelines.params import stage_params
-from sonorisk.deep.jobs import TrainOutputs, train_job
+from sonorisk import paths
+from sonorisk.deep.train_job import TrainOutputs, train_job
+from sonorisk.params import stage_params
 
 
 def main() -> None:
-    cohorts = sorted(Path("data/validated").glob("*.parquet"))
-    train_job(cohorts, Path("data/splits/split.parquet"), stage_params("dl_train"), TrainOutputs())
+    train_job(paths.validated_cohorts(), paths.SPLIT_FILE, stage_params("dl_train"), TrainOutputs())
 
 
 if __name__ == "__main__":

@@ -5,39 +5,34 @@ SHAP values, DVC plot data and reports/report.html."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from pipelines.params import stage_params
+from sonorisk import paths
 from sonorisk.evaluation.job import EvaluationInputs, EvaluationOutputs, results_lines, run_evaluation
+from sonorisk.params import stage_params
 
 
 def main() -> None:
     params = stage_params("evaluate")
+    settings = paths.PROJECT_ROOT / stage_params("radiomics")["settings"]
     models = [
         p
-        for folder in ("models/radiomics", "models/deep", "models/fusion")
-        for p in sorted(Path(folder).glob("*"))
+        for folder in (paths.RADIOMICS_MODELS, paths.DEEP_MODELS, paths.FUSION_MODELS)
+        for p in sorted(folder.glob("*"))
         if p.is_file()
     ]
-    selection = json.loads(Path("reports/fusion/selection.json").read_text())
+    selection = json.loads(paths.FUSION_SELECTION.read_text())
     inputs = EvaluationInputs(
-        scores=Path("data/scores/fusion.parquet"),
-        fusion_model=Path("models/fusion"),
-        validated=sorted(Path("data/validated").glob("*.parquet")),
-        truth=sorted(Path("data/truth").glob("*.truth.parquet")),
-        validation_summaries=sorted(Path("reports/validation").glob("*.json")),
-        settings_files=[Path("params.yaml"), Path("data_contracts/radiomics/ultrasound_2d.yaml")],
+        scores=paths.FUSION_SCORES,
+        fusion_model=paths.FUSION_MODELS,
+        validated=paths.validated_cohorts(),
+        truth=sorted(paths.TRUTH_DIR.glob("*.truth.parquet")),
+        validation_summaries=sorted(paths.VALIDATION_REPORTS.glob("*.json")),
+        settings_files=[paths.PARAMS_FILE, settings],
         model_files=models,
         title=params["title"],
         fusion_summary={"best": selection["selection"]["best"]},
     )
-    outputs = EvaluationOutputs(
-        metrics=Path("reports/metrics/fusion.json"),
-        report=Path("reports/report.html"),
-        figures=Path("reports/figures"),
-        plots=Path("reports/plots"),
-        details=Path("reports/evaluation"),
-    )
+    outputs = EvaluationOutputs()
     doc = run_evaluation(inputs, outputs)
     print("\n".join(results_lines(doc)))
     print(f"report: {outputs.report}")

@@ -3,29 +3,17 @@ scores; model to models/fusion/, every model's score per patient to data/scores/
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipelines.params import stage_params
-from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion, summary_json
+from sonorisk import paths
+from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion, summary_line, write_summary
+from sonorisk.params import stage_params
 
 
 def main() -> None:
     params = params_from_section(stage_params("fusion"))
-    inputs = FusionInputs(
-        radiomics_scores=Path("data/scores/radiomics.parquet"),
-        dl_scores=Path("data/scores/dl.parquet"),
-        dl_oof=Path("data/scores/dl_oof.parquet"),
-        validated=sorted(Path("data/validated").glob("*.parquet")),
-    )
-    summary = run_fusion(inputs, params, Path("models/fusion"), Path("data/scores/fusion.parquet"))
-    Path("reports/fusion").mkdir(parents=True, exist_ok=True)
-    Path("reports/fusion/selection.json").write_text(summary_json(summary))
-    best = summary["selection"]["best"]
-    print(
-        f"fusion: {summary['kind']} ({', '.join(f'{k}={v}' for k, v in best.items() if k not in ('kind', 'cv_auc'))}), "
-        f"CV AUC {summary['selection']['best_cv_auc']:.3f}; calibration {summary['calibration']}; thresholds "
-        + ", ".join(f"{k} {v:.3f}" for k, v in summary["thresholds"].items())
-    )
+    inputs = FusionInputs(paths.RADIOMICS_SCORES, paths.DL_SCORES, paths.DL_OOF_SCORES, paths.validated_cohorts())
+    summary = run_fusion(inputs, params, paths.FUSION_MODELS, paths.FUSION_SCORES)
+    write_summary(summary, paths.FUSION_SELECTION)
+    print(summary_line(summary))
 
 
 if __name__ == "__main__":

@@ -6,22 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-_METRICS = Path("reports/metrics")
+from sonorisk import paths
+
 _OUTPUTS = [
-    "data/cohorts",
-    "data/truth",
-    "data/validated",
-    "data/quarantine",
-    "data/splits",
-    "data/features",
-    "data/scores",
-    "models/radiomics",
-    "models/deep",
-    "models/fusion",
-    "models/bundle",
-    "reports/figures",
-    "reports/preview",
-    "reports/validation",
+    paths.COHORTS_DIR,
+    paths.TRUTH_DIR,
+    paths.VALIDATED_DIR,
+    paths.QUARANTINE_DIR,
+    paths.SPLIT_FILE.parent,
+    paths.FEATURES_DIR,
+    paths.SCORES_DIR,
+    paths.RADIOMICS_MODELS,
+    paths.DEEP_MODELS,
+    paths.FUSION_MODELS,
+    paths.BUNDLE_DIR,
+    paths.FIGURES_DIR,
+    paths.PREVIEW_DIR,
+    paths.VALIDATION_REPORTS,
 ]
 _SPLITS = [("training", "training (OOF)"), ("internal_validation", "internal"), ("external", "external")]
 
@@ -32,7 +33,7 @@ def _size(path: Path) -> str:
 
 
 def _metrics(name: str) -> dict[str, Any] | None:
-    path = _METRICS / f"{name}.json"
+    path = paths.metrics_file(name)
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -66,12 +67,11 @@ def auc_rows() -> list[tuple[str, dict[str, Any]]]:
 
 def main() -> None:
     print("\nSonoRisk demo: outputs")
-    for name in _OUTPUTS:
-        path = Path(name)
+    for path in _OUTPUTS:
         if path.exists():
             files = sorted(p for p in path.glob("*") if p.is_file() or p.suffix == ".parquet")
             shown = ", ".join(p.name for p in files[:4]) + (" ..." if len(files) > 4 else "")
-            print(f"  {name + '/':28s} {_size(path):>10s}  {shown}")
+            print(f"  {path.as_posix() + '/':28s} {_size(path):>10s}  {shown}")
     split = _metrics("split")
     if split:
         print("\nPatients (positive): " + ", ".join(f"{k} {v['patients']} ({v['positive']})" for k, v in split.items()))
@@ -90,15 +90,15 @@ def main() -> None:
 
         print("\nResults of every model on every cohort (reports/metrics/fusion.json)")
         print("\n".join("  " + line for line in results_lines(fusion)))
-    if Path("reports/report.html").exists():
-        print(f"\nEvaluation report: {Path('reports/report.html').resolve()}")
+    if paths.REPORT_HTML.exists():
+        print(f"\nEvaluation report: {paths.REPORT_HTML.resolve()}")
     print(
         "\n`dvc metrics show` lists every metric; `dvc plots show` renders ROC, calibration and decision curves; "
         "`dvc dag` shows the stages."
     )
-    for index in sorted(Path("reports/validation/data_docs").glob("*/index.html")):
+    for index in sorted(paths.DATA_DOCS_DIR.glob("*/index.html")):
         print(f"Great Expectations Data Docs: {index}")
-    print("Preview montages: " + ", ".join(str(p) for p in sorted(Path("reports/preview").glob("*.png"))))
+    print("Preview montages: " + ", ".join(str(p) for p in sorted(paths.PREVIEW_DIR.glob("*.png"))))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
-from pipelines.params import stage_params
-from sonorisk.cohort.centres import parse_centres
+from sonorisk import paths
+from sonorisk.atomic_file import write_json
 from sonorisk.cohort.preview import write_previews
-from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
+from sonorisk.params import stage_params
+from sonorisk.synthetic.centres import parse_centres
+from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 
 def main() -> None:
@@ -21,18 +21,16 @@ def main() -> None:
         labels=bool(params["labels"]),
         second_reader=bool(params["second_reader"]),
     )
-    cohort = Path("data/cohorts") / f"{config.cohort_id}.parquet"
-    truth = Path("data/truth") / f"{config.cohort_id}.truth.parquet"
+    cohort, truth = paths.cohort_file(config.cohort_id), paths.truth_file(config.cohort_id)
     summary = write_synthetic_cohort(config, cohort, truth, workers=os.cpu_count() or 1, progress=False)
-    write_previews(cohort, Path("reports/preview"))
+    write_previews(cohort, paths.PREVIEW_DIR)
     metrics = {
         "patients": summary.n,
         "per_centre": summary.per_centre,
         "prevalence": round(summary.prevalence, 4),
         "oracle_auc": round(summary.oracle_auc, 4),
     }
-    Path("reports/metrics").mkdir(parents=True, exist_ok=True)
-    Path("reports/metrics/synth.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_json(paths.metrics_file("synth"), metrics)
     print(
         f"synth: {summary.n} patients {summary.per_centre}, prevalence {summary.prevalence:.1%}, "
         f"oracle AUC {summary.oracle_auc:.3f}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
-from pipelines.params import stage_params
+from sonorisk import paths
+from sonorisk.atomic_file import write_json
 from sonorisk.contracts.validate import validate_cohort, write_summary
+from sonorisk.params import stage_params
 
 
 def main() -> None:
@@ -18,13 +19,13 @@ def main() -> None:
         name = cohort.name.removesuffix(".parquet")
         summary = validate_cohort(
             cohort,
-            Path("data/validated") / f"{name}.parquet",
-            Path("data/quarantine") / f"{name}.parquet",
-            docs_dir=Path("reports/validation/data_docs") / name,
+            paths.VALIDATED_DIR / f"{name}.parquet",
+            paths.QUARANTINE_DIR / f"{name}.parquet",
+            docs_dir=paths.DATA_DOCS_DIR / name,
             run_date=run_date,
             progress=False,
         )
-        write_summary(summary, Path("reports/validation") / f"{name}.json")
+        write_summary(summary, paths.VALIDATION_REPORTS / f"{name}.json")
         totals[name] = {
             "rows_in": summary.rows_in,
             "rows_valid": summary.rows_valid,
@@ -34,8 +35,7 @@ def main() -> None:
             f"validate {name}: {summary.rows_in} in = {summary.rows_valid} valid"
             f" + {summary.rows_quarantined} quarantined"
         )
-    Path("reports/metrics").mkdir(parents=True, exist_ok=True)
-    Path("reports/metrics/validation.json").write_text(json.dumps(totals, indent=2, sort_keys=True) + "\n")
+    write_json(paths.metrics_file("validation"), totals)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
 from sonorisk.paths import SHARED_DATA_DIR
+from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 BUSBRA_DIR = SHARED_DATA_DIR / "busbra_sample"
 

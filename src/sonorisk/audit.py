@@ -16,18 +16,22 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-OUTPUT_ROOTS = ("data", "models", "reports")
+from sonorisk import paths
+from sonorisk.atomic_file import write_text
+
+OUTPUT_ROOTS = tuple(root.as_posix() for root in paths.OUTPUT_ROOTS)
 # path prefix -> why it differs between two runs of the same commit on the same machine
 NOT_BYTE_IDENTICAL = {
-    "reports/validation/data_docs/": "Great Expectations Data Docs embed the run's timestamp",
-    "reports/validation/": "the validation summary embeds the run date",
-    "reports/metrics/validation.json": "carries the run date",
-    "reports/metrics/deep.json": "wall-clock seconds per model",
-    "reports/metrics/dl_score.json": "wall-clock seconds",
-    "reports/deep/": "training history with wall-clock seconds",
-    "reports/report.html": "embeds the git revision (same commit: identical; the figures inside are)",
-    "data/features/": "the Parquet metadata carries the git revision (same commit: identical; data equal by value)",
-    "models/bundle/manifest.json": "embeds the git revision (same commit: identical)",
+    f"{paths.DATA_DOCS_DIR.as_posix()}/": "Great Expectations Data Docs embed the run's timestamp",
+    f"{paths.VALIDATION_REPORTS.as_posix()}/": "the validation summary embeds the run date",
+    paths.metrics_file("validation").as_posix(): "carries the run date",
+    paths.metrics_file("deep").as_posix(): "wall-clock seconds per model",
+    paths.metrics_file("dl_score").as_posix(): "wall-clock seconds",
+    f"{paths.TRAINING_HISTORY.parent.as_posix()}/": "training history with wall-clock seconds",
+    paths.REPORT_HTML.as_posix(): "embeds the git revision (same commit: identical; the figures inside are)",
+    f"{paths.FEATURES_DIR.as_posix()}/": "the Parquet metadata carries the git revision (same commit: identical; "
+    "data equal by value)",
+    (paths.BUNDLE_DIR / "manifest.json").as_posix(): "embeds the git revision (same commit: identical)",
 }
 
 
@@ -63,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     current = hash_outputs()
     if args[0] == "record":
-        Path(args[1]).parent.mkdir(parents=True, exist_ok=True)
-        Path(args[1]).write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
+        write_text(Path(args[1]), json.dumps(current, indent=1, sort_keys=True) + "\n")
         print(f"recorded {len(current)} output files in {args[1]}")
         return 0
     same, differ = compare(json.loads(Path(args[1]).read_text()), current)

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sonorisk.provenance import file_sha256
-
-__all__ = ["Bundle", "BundleError", "file_sha256", "load_bundle", "write_bundle"]
+from sonorisk import paths
+from sonorisk.atomic_file import write_json
+from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -84,7 +84,7 @@ def write_bundle(out: Path, sources: Mapping[str, Path], extra: Mapping[str, Any
         shutil.copyfile(source, target)
     files = {name: file_sha256(staging / name) for name in sorted(sources)}
     manifest = {"format": FORMAT, "bundle_sha256": bundle_hash(files), "files": files, **extra}
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    write_json(staging / MANIFEST, manifest, default=str)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return manifest
@@ -113,3 +113,37 @@ def load_bundle(root: Path) -> Bundle:
     if manifest.get("bundle_sha256") != bundle_hash(files):
         raise BundleError(f"bundle manifest {manifest_path} was changed: its bundle hash does not match its files")
     return Bundle(root, manifest)
+
+
+def pipeline_sources(radiomics_settings: Path) -> dict[str, Path]:
+    """Bundle path -> file, for the pipeline's model folders, settings and contracts in force."""
+    sources: dict[str, Path] = {}
+    for folder in (paths.RADIOMICS_MODELS, paths.DEEP_MODELS, paths.FUSION_MODELS):
+        for path in sorted(folder.glob("*")):
+            if path.is_file():
+                sources[f"{folder.name}/{path.name}"] = path
+    sources["settings/radiomics.yaml"] = radiomics_settings
+    for path in sorted(paths.COHORT_CONTRACT_DIR.glob("*")):
+        sources[f"contracts/cohort/{path.name}"] = path
+    sources["contracts/risk/risk_table.yaml"] = paths.RISK_CONTRACT
+    return sources
+
+
+def pipeline_provenance() -> dict[str, Any]:
+    """What the manifest records beside the hashes: versions, git revision, the training data's
+    hashes and the headline metrics of the evaluate stage."""
+    results = json.loads(paths.metrics_file("fusion").read_text())["results"]
+    card = json.loads((paths.DEEP_MODELS / "model_card.json").read_text())
+    return {
+        "git_revision": git_revision(),
+        "versions": package_versions(PIPELINE_PACKAGES),
+        "training_data": {
+            "split_sha256": file_sha256(paths.SPLIT_FILE),
+            "validated_sha256": {p.name: file_sha256(p) for p in paths.validated_cohorts()},
+            "dl_training_crops_sha256": card["training_data_sha256"],
+        },
+        "headline_metrics": {
+            cohort: {model: {k: m[k] for k in ("auc", "ci_low", "ci_high", "n")} for model, m in by_model.items()}
+            for cohort, by_model in results.items()
+        },
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sonorisk.radiomics.ibsi import PHANTOM_IMAGE, REFERENCE_CSV, compare_with_ibsi
+from tests.golden.ibsi_harness import PHANTOM_IMAGE, REFERENCE_CSV, compare_with_ibsi
 
 # Measured when docs/ibsi.md was written: every one of the 105 mappable features matched.
 REPRODUCED_AT_LEAST = 105

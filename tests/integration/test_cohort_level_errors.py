@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sonorisk.cli import main
-from sonorisk.cohort.schema import CLINICAL_COLUMNS
+from sonorisk.contracts.schema import CLINICAL_COLUMNS
 
 
 def _cohort_without(small_cohort: Path, tmp: Path, column: str) -> Path:

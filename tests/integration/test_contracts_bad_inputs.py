@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.contracts.validate import validate_cohort
 
 RUN_DATE = dt.date(2026, 11, 27)

@@ -12,11 +12,12 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.deep.batch_scoring import score_cohorts
+from sonorisk.deep.crops import DecodeCrop
+from sonorisk.deep.factory import create_model
 from sonorisk.deep.model_io import save_model
-from sonorisk.deep.predictor import DecodeCrop, DLPredictor
-from sonorisk.deep.registry import create_model
+from sonorisk.deep.predictor import DLPredictor
 
 pytestmark = pytest.mark.ray
 

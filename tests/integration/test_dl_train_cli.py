@@ -15,7 +15,7 @@ import yaml
 
 from sonorisk.cli import main
 from sonorisk.cohort.split import assign_splits
-from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
+from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 TINY = {
     "profile": "cpu",

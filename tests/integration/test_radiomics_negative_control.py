@@ -8,13 +8,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sonorisk.cohort.schema import CLINICAL_COLUMNS
 from sonorisk.cohort.split import assign_splits
-from sonorisk.cohort.synth import SynthConfig, write_synthetic_cohort
+from sonorisk.contracts.schema import CLINICAL_COLUMNS
+from sonorisk.modelling.xgb import XgbSearch
 from sonorisk.radiomics.fanout import META_COLUMNS, extract_serial
 from sonorisk.radiomics.model_fit import ModelParams, fit_radiomics_models
 from sonorisk.radiomics.settings import from_params, load_settings
-from sonorisk.radiomics.xgb_model import XgbSearch
+from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 pytestmark = pytest.mark.slow
 

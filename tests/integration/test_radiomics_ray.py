@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.radiomics.extract import feature_names
 from sonorisk.radiomics.fanout import extract_serial, extract_with_ray
 from sonorisk.radiomics.settings import load_settings

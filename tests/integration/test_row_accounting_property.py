@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.contracts.validate import validate_cohort
 
 MUTATIONS = {

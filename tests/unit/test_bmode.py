@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sonorisk.imaging.bmode import ScannerSettings, log_compress, speckle_envelope
+from sonorisk.synthetic.bmode import ScannerSettings, log_compress, speckle_envelope
 
 # Fully developed speckle has a Rayleigh envelope, whose mean / standard deviation is
 # sqrt(pi / (4 - pi)) = 1.913 whatever the PSF (Burckhardt 1978; Wagner et al. 1983).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sonorisk.evaluation.classification import (
+from sonorisk.stats.classification import (
     at_threshold,
     brier,
     calibration_intercept_slope,

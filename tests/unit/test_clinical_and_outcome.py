@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from sonorisk.cohort.centres import CENTRES, parse_centres
-from sonorisk.cohort.clinical import draw_clinical
-from sonorisk.cohort.outcome import clinical_logit, true_probability
+from sonorisk.synthetic.centres import CENTRES, parse_centres
+from sonorisk.synthetic.clinical import draw_clinical
+from sonorisk.synthetic.outcome import clinical_logit, true_probability
 
 N = 4000
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from sonorisk.deep.data import crop_case, to_network_input
-from sonorisk.deep.registry import Preprocess, create_model, list_models
-from sonorisk.deep.train import TrainConfig, load_matching, train_model
+from sonorisk.deep.crops import crop_case
+from sonorisk.deep.factory import create_model, list_models
+from sonorisk.deep.preprocess import Preprocess
+from sonorisk.deep.train import TrainConfig, load_matching, to_network_input, train_model
 from sonorisk.imaging.codec import encode_png
 
 

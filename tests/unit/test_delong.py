@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from sonorisk.evaluation.delong import auc_ci, delong_covariance, delong_test
+from sonorisk.stats.delong import auc_ci, delong_covariance, delong_test
 
 
 def _direct(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:

@@ -11,7 +11,7 @@ import sys
 def test_scoring_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "import sonorisk.cli_risk, sonorisk.risk.scoring, sonorisk.risk.scores, sonorisk.deep.batch_scoring\n"
+        "import sonorisk.cli.risk, sonorisk.risk.scoring, sonorisk.risk.scores, sonorisk.deep.batch_scoring\n"
         "import sonorisk.deep.model_io, sonorisk.deep.predictor\n"
         "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules))\n"
     )

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sonorisk.evaluation.auc import auc
 from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, choose_calibrator
 from sonorisk.fusion.fit import FusionParams, fit_fusion
 from sonorisk.fusion.model import FusionModel
+from sonorisk.modelling.xgb import XgbSearch
+from sonorisk.stats.auc import auc
 
 
 def test_platt_recovers_the_generating_intercept_and_slope() -> None:
@@ -88,7 +89,9 @@ def test_thresholds_come_from_the_out_of_fold_training_risks(fitted) -> None:
 def test_model_files_round_trip_and_contributions_add_up_to_the_raw_score(kind: str, tmp_path: Path) -> None:
     rows, rad, dl, y, _ = _patients(300, seed=8)
     params = FusionParams(
-        seed=1, logistic_cs=() if kind == "xgboost" else (1.0,), xgb_n_estimators=(50,) if kind == "xgboost" else ()
+        seed=1,
+        logistic_cs=() if kind == "xgboost" else (1.0,),
+        xgb=XgbSearch(max_depth=(2,), min_child_weight=(1.0, 5.0), n_estimators=(50,) if kind == "xgboost" else ()),
     )
     scores = {"rad_score": rad, "dl_score": dl}
     model = fit_fusion(rows, scores, y, params).model
@@ -121,7 +124,7 @@ def test_a_larger_score_scale_weakens_the_penalty_on_the_scores(fitted) -> None:
     scores = {"rad_score": rad, "dl_score": dl}
     weights = {}
     for scale in (1.0, 3.0):
-        params = FusionParams(seed=3, logistic_cs=(0.01,), score_scales=(scale,), xgb_n_estimators=())
+        params = FusionParams(seed=3, logistic_cs=(0.01,), score_scales=(scale,), xgb=XgbSearch(n_estimators=()))
         m = fit_fusion(rows, scores, y, params).model
         assert m.selection["best"]["score_scale"] == scale
         per_sd = np.asarray(m.coefficients) / np.asarray(m.stds)  # effect per unit of the raw column

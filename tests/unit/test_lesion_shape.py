@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from sonorisk.imaging.lesion_shape import (
+from sonorisk.synthetic.lesion_shape import (
     draw_lesion_shape,
     fit_lesion,
     max_feret_diameter,

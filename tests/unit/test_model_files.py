@@ -10,8 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from sonorisk.deep.factory import create_model, list_models
 from sonorisk.deep.model_io import ModelFileError, load_model, save_model
-from sonorisk.deep.registry import _REGISTRY, create_model, list_models
+from sonorisk.deep.registry import REGISTRY
 from sonorisk.provenance import file_sha256
 
 
@@ -54,10 +55,10 @@ def test_a_tensor_no_state_dict_holds_is_a_model_file_error(tmp_path: Path) -> N
         network.register_buffer("scratch", torch.zeros(2), persistent=False)
         return network
 
-    _REGISTRY["with_scratch_buffer"] = with_scratch_buffer
+    REGISTRY["with_scratch_buffer"] = with_scratch_buffer
     try:
         save_model(create_model("with_scratch_buffer"), tmp_path, {})
         with pytest.raises(ModelFileError, match=r"does not hold .*scratch"):
             load_model(tmp_path)
     finally:
-        del _REGISTRY["with_scratch_buffer"]
+        del REGISTRY["with_scratch_buffer"]

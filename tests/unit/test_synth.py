@@ -11,9 +11,9 @@ import pytest
 from scipy.ndimage import binary_dilation
 from sklearn.metrics import roc_auc_score
 
-from sonorisk.cohort.synth import CHUNK_ROWS, SynthConfig, write_synthetic_cohort
 from sonorisk.imaging.codec import decode_image, decode_mask
-from sonorisk.imaging.lesion_shape import max_feret_diameter
+from sonorisk.synthetic.generator import CHUNK_ROWS, SynthConfig, write_synthetic_cohort
+from sonorisk.synthetic.lesion_shape import max_feret_diameter
 
 
 def _sha(path: Path) -> str:
@@ -92,7 +92,7 @@ def test_second_reader_mask_differs_from_the_first(small_rows: list[dict]) -> No
 def test_an_interrupted_run_leaves_the_previous_files_untouched(tmp_path: Path, monkeypatch) -> None:
     cohort, truth, _ = _write(tmp_path, "kept")
     before = (_sha(cohort), _sha(truth))
-    import sonorisk.cohort.synth as synth
+    import sonorisk.synthetic.generator as synth
 
     real = synth._ordered_results
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from sonorisk.atomic_file import atomic_path
-from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.atomic_file import atomic_path, write_json
 from sonorisk.contracts.fields import load_field_contract
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.imaging.codec import ImageError
 from sonorisk.imaging.readers import LoadedImage, is_image_file, load_image, png_bytes, union_of_masks
 
@@ -313,6 +312,5 @@ def ingest_folder(
         "unrecognised_files": unrecognised_images + unrecognised_masks,
         "unreadable": unreadable,
     }
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(report_path, report, sort_keys=False)
     return report

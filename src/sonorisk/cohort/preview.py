@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 from scipy.ndimage import binary_erosion
 
+from sonorisk.atomic_file import atomic_path
 from sonorisk.imaging.codec import decode_image, decode_mask
 from sonorisk.parquet_stream import open_for_streaming
 
@@ -75,6 +76,7 @@ def write_previews(cohort_path: Path, out_dir: Path, per_centre: int = 16) -> li
         for k, row in enumerate(rows):
             sheet.paste(_tile(row, TILE), ((k % side) * TILE, (k // side) * TILE))
         path = out_dir / f"preview_centre_{centre}.png"
-        sheet.save(path)
+        with atomic_path(path, keep_suffix=True) as partial:
+            sheet.save(partial)
         written.append(path)
     return written

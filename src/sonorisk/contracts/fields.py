@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-from sonorisk.cohort.schema import COHORT_SCHEMA
 from sonorisk.contracts.reasons import CohortError
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.paths import COHORT_CONTRACT_DIR
 
 # Logical type -> predicate on the Arrow type found in a file.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sonorisk.cohort.schema import COHORT_SCHEMA
+from sonorisk.atomic_file import atomic_path, write_json
 from sonorisk.contracts.fields import check_columns, conform, load_field_contract
 from sonorisk.contracts.image_checks import check_row_images, load_image_limits
 from sonorisk.contracts.reasons import REASON_TYPE, CohortError, Reason
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.contracts.suites import ROW_INDEX, run_suites, suite_path
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.paths import COHORT_CONTRACT_DIR
@@ -118,13 +118,14 @@ def validate_cohort(
     centre_counts: dict[str, Counter[str]] = {}
     valid_path.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-    valid_tmp, quarantine_tmp = valid_path.with_suffix(".tmp"), quarantine_path.with_suffix(".tmp")
     extra_fields = [parquet.schema_arrow.field(name) for name in columns.extra_columns]
     valid_schema = pa.schema([*VALID_SCHEMA, *extra_fields])
     quarantine_schema = pa.schema([*QUARANTINE_SCHEMA, *extra_fields])
     n_in = n_valid = n_quarantined = 0
     bar = tqdm(total=parquet.metadata.num_rows, unit="row", desc="validate", disable=not progress)
     with (
+        atomic_path(valid_path) as valid_tmp,
+        atomic_path(quarantine_path) as quarantine_tmp,
         pq.ParquetWriter(valid_tmp, valid_schema, compression="zstd") as valid_out,
         pq.ParquetWriter(quarantine_tmp, quarantine_schema, compression="zstd") as quarantine_out,
     ):
@@ -158,11 +159,10 @@ def validate_cohort(
             n_valid += len(valid_rows)
             n_quarantined += len(held_rows)
             bar.update(len(rows))
+        # Checked before the files are renamed into place: broken accounting writes nothing.
+        if n_in != n_valid + n_quarantined or n_in != parquet.metadata.num_rows:
+            raise RuntimeError(f"row accounting broken: in {n_in}, valid {n_valid}, quarantined {n_quarantined}")
     bar.close()
-    if n_in != n_valid + n_quarantined or n_in != parquet.metadata.num_rows:
-        raise RuntimeError(f"row accounting broken: in {n_in}, valid {n_valid}, quarantined {n_quarantined}")
-    valid_tmp.replace(valid_path)
-    quarantine_tmp.replace(quarantine_path)
 
     report = {
         "cohort": source,
@@ -184,5 +184,4 @@ def validate_cohort(
 
 
 def write_summary(summary: ValidationSummary, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary.report, indent=2, sort_keys=True) + "\n")
+    write_json(path, summary.report)

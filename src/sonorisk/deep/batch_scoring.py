@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from sonorisk.atomic_file import write_parquet
 from sonorisk.deep.crops import decode_crop_batch
 from sonorisk.deep.model_io import load_card
 from sonorisk.deep.predictor import DLPredictor
@@ -204,12 +205,7 @@ def score_cohorts(
     ds.write_parquet(str(staging))
     table = pads.dataset(str(staging), format="parquet").to_table(columns=OUTPUT_COLUMNS)
     table = _nulls_for_missing(table.sort_by([("cohort_id", "ascending"), ("patient_id", "ascending")]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    pq.write_table(table, partial)
-    if out.is_dir():  # the folder layout of earlier versions
-        shutil.rmtree(out)
-    partial.replace(out)
+    write_parquet(table, out, compression="snappy")
     shutil.rmtree(staging)
 
     unscorable = table.column("dl_score").null_count

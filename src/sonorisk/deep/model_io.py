@@ -2,7 +2,7 @@
 
 Example:
     >>> import tempfile, pathlib
-    >>> from sonorisk.deep.registry import create_model
+    >>> from sonorisk.deep.factory import create_model
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> card = save_model(create_model("vit_small", input_size=32), folder, {"note": "doctest"})
     >>> load_model(folder).preprocess.input_size, len(card["weights_sha256"])
@@ -16,6 +16,7 @@ import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sonorisk.atomic_file import atomic_path, write_json
 from sonorisk.provenance import file_sha256, package_versions
 
 if TYPE_CHECKING:  # torch is imported where a network is built: reading a card must not cost ~400 MB
@@ -39,9 +40,9 @@ def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> 
     """Write weights and a card (architecture, options, preprocessing, versions, hash, extras)."""
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS), metadata={"architecture": model.name})
+    with atomic_path(folder / WEIGHTS) as partial:
+        save_file(state, str(partial), metadata={"architecture": model.name})
     card = {
         "architecture": model.name,
         "options": model.options,
@@ -50,7 +51,7 @@ def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> 
         "weights_sha256": file_sha256(folder / WEIGHTS),
         "versions": _versions(),
     } | card_extra
-    (folder / CARD).write_text(json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
+    write_json(folder / CARD, card, default=float)
     return card
 
 
@@ -88,7 +89,7 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
     import torch
     from safetensors.torch import load_file
 
-    from sonorisk.deep.registry import create_model
+    from sonorisk.deep.factory import create_model
 
     card = verify_model(folder)
     weights = folder / card["weights_file"]

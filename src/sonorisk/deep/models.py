@@ -11,7 +11,8 @@ from timm.layers import HybridEmbed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from sonorisk.deep.registry import Preprocess, register_model
+from sonorisk.deep.preprocess import Preprocess
+from sonorisk.deep.registry import register_model
 
 
 @register_model

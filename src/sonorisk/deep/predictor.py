@@ -1,13 +1,13 @@
 """Batch scoring as plain callables (Ray's guidance: heavy state in ``__init__``, a pure
 ``__call__(batch) -> batch``), usable with or without Ray.
 
-``DecodeCrop`` turns image/mask bytes into crops (CPU); ``DLPredictor`` holds the network (GPU when
-asked and present) and scores crops. A row whose image cannot be decoded gets a null score and its
+``DLPredictor`` holds the network (GPU when asked and present) and scores crops made by
+``deep/crops.py`` on CPU workers. A row whose image cannot be decoded gets a null score and its
 reason, never an exception.
 
 Example:
     >>> import numpy as np, tempfile, pathlib
-    >>> from sonorisk.deep.registry import create_model
+    >>> from sonorisk.deep.factory import create_model
     >>> from sonorisk.deep.model_io import save_model
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = save_model(create_model("vit_small", input_size=16), folder, {})
@@ -23,10 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sonorisk.deep.crops import DecodeCrop
 from sonorisk.deep.model_io import load_card, load_model
-
-__all__ = ["DLPredictor", "DecodeCrop"]
 
 
 class DLPredictor:

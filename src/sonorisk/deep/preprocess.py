@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
@@ -31,3 +31,15 @@ class Preprocess:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def split_overrides(overrides: dict[str, Any]) -> tuple[Preprocess, dict[str, Any]]:
+    """A model's overrides as (its preprocessing, the remaining architecture options).
+
+    Example:
+        >>> split_overrides({"input_size": 32, "depth": 2})
+        (Preprocess(input_size=32, crop_margin=0.5, in_chans=3, mean=0.35, std=0.25), {'depth': 2})
+    """
+    names = {f.name for f in fields(Preprocess)}
+    preprocess = replace(Preprocess(), **{k: v for k, v in overrides.items() if k in names})
+    return preprocess, {k: v for k, v in overrides.items() if k not in names}

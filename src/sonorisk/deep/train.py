@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from sonorisk.deep.augment import augment
-from sonorisk.deep.data import to_network_input
-from sonorisk.deep.registry import ScoredModel, create_model
-from sonorisk.evaluation.auc import auc
+from sonorisk.deep.factory import create_model
+from sonorisk.deep.preprocess import Preprocess
+from sonorisk.deep.registry import ScoredModel
+from sonorisk.stats.auc import auc
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,19 @@ def load_matching(network: torch.nn.Module, weights: dict[str, torch.Tensor]) ->
                 break
     network.load_state_dict(loaded, strict=False)
     return len(loaded)
+
+
+def to_network_input(crops: np.ndarray | torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
+    """(N, S, S) grey crops in [0, 1] -> normalised (N, C, S, S) float32 tensor.
+
+    Example:
+        >>> x = to_network_input(np.full((2, 8, 8), 0.35, np.float32), Preprocess(input_size=8))
+        >>> tuple(x.shape), float(x.abs().max())
+        ((2, 3, 8, 8), 0.0)
+    """
+    x = torch.as_tensor(crops, dtype=torch.float32)
+    x = (x - preprocess.mean) / preprocess.std
+    return x.unsqueeze(1).expand(-1, preprocess.in_chans, -1, -1).contiguous()
 
 
 def predict(

@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from sonorisk.cohort.split import EXTERNAL, INTERNAL, TRAINING
-from sonorisk.deep.data import crop_cases
-from sonorisk.deep.registry import Preprocess, ScoredModel
+from sonorisk.deep.crops import crop_cases
+from sonorisk.deep.preprocess import Preprocess, split_overrides
+from sonorisk.deep.registry import ScoredModel
 from sonorisk.deep.train import TrainConfig, TrainResult, predict, train_model
-from sonorisk.evaluation.delong import auc_ci
-from sonorisk.evaluation.oof_alignment import align_to_reference
+from sonorisk.modelling.folds import fold_count
+from sonorisk.modelling.oof import auc_by_split, out_of_fold
+from sonorisk.stats.delong import auc_ci
 
 
 @dataclass
@@ -32,8 +34,7 @@ class ZooResult:
 
 
 def preprocess_for(overrides: dict[str, Any]) -> Preprocess:
-    fields = set(Preprocess.__dataclass_fields__)
-    return replace(Preprocess(), **{k: v for k, v in overrides.items() if k in fields})
+    return split_overrides(overrides)[0]
 
 
 class CropCache:
@@ -77,8 +78,6 @@ def train_zoo(
         init_weights: a state dict (e.g. local ImageNet ResNet34 weights) to start every model
             from where names and shapes match; None trains from scratch.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     cache = CropCache(rows)
     y = np.asarray(outcome, dtype=bool)
     train, internal = np.flatnonzero(split == TRAINING), np.flatnonzero(split == INTERNAL)
@@ -91,11 +90,10 @@ def train_zoo(
             name, crops[train], y[train], crops[internal], y[internal], config, overrides, init_weights
         )
         scores = predict(result.model, crops)
-        metrics[name] = {
-            split_name: auc_ci(y[members], scores[members]).as_dict()
-            for split_name in (INTERNAL, EXTERNAL)
-            if (members := np.flatnonzero(split == split_name)).size
-        } | {"best_epoch": result.best_epoch, "seconds": round(time.perf_counter() - start, 1)}
+        metrics[name] = auc_by_split(y, scores, split, (INTERNAL, EXTERNAL)) | {
+            "best_epoch": result.best_epoch,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
         results[name] = result
         log(
             f"dl_train {name}: internal AUC {metrics[name][INTERNAL]['auc']:.3f}, "
@@ -104,32 +102,26 @@ def train_zoo(
 
     winner = max(zoo, key=lambda n: metrics[n][INTERNAL]["auc"])
     crops, _ = cache.get(preprocess_for(zoo[winner]))
-    # Each fold model is put on the winner's scale via the internal-validation crops (no labels):
-    # evaluation/oof_alignment.py explains why pooling unaligned fold scores misleads fusion.
-    final_reference = predict(results[winner].model, crops[internal])
-    oof = np.full(len(rows), np.nan)
-    n_folds = max(2, min(oof_folds, int(y[train].sum()), int((~y[train]).sum())))
-    for fold, (fit, held) in enumerate(
-        StratifiedKFold(n_folds, shuffle=True, random_state=config.seed).split(train, y[train])
-    ):
+    n_folds = fold_count(oof_folds, y[train])
+
+    def score_fold(
+        fold: int, fit: np.ndarray, held: np.ndarray, reference: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         fold_config = replace(config, seed=config.seed + 1000 * (fold + 1))
         fitted = train_model(
-            winner,
-            crops[train[fit]],
-            y[train[fit]],
-            crops[internal],
-            y[internal],
-            fold_config,
-            zoo[winner],
-            init_weights,
+            winner, crops[fit], y[fit], crops[internal], y[internal], fold_config, zoo[winner], init_weights
         )
-        oof[train[held]] = align_to_reference(
-            predict(fitted.model, crops[train[held]]),
-            predict(fitted.model, crops[internal]),
-            final_reference,
-            "probability",
-        )
+        held_scores = {"dl": predict(fitted.model, crops[held])}
+        reference_scores = {"dl": predict(fitted.model, crops[reference])}
         log(f"dl_train {winner}: out-of-fold {fold + 1}/{n_folds} done")
+        return held_scores, reference_scores
+
+    # Each fold model is put on the winner's scale via the internal-validation crops (no labels):
+    # modelling/oof.py explains why pooling unaligned fold scores misleads fusion.
+    final_reference = {"dl": predict(results[winner].model, crops[internal])}
+    oof = out_of_fold(train, y, internal, final_reference, {"dl": "probability"}, score_fold, oof_folds, config.seed)[
+        "dl"
+    ]
     return ZooResult(
         winner=winner,
         model=results[winner].model,

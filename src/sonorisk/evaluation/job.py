@@ -17,23 +17,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from sonorisk import paths
+from sonorisk.atomic_file import atomic_path, write_json, write_parquet, write_text
 from sonorisk.evaluation import plots
 from sonorisk.evaluation.baseline import baseline_table
 from sonorisk.evaluation.report import ReportContent, render
-from sonorisk.evaluation.results import (
-    DECISION_THRESHOLDS,
-    FUSION,
-    cohort_results,
-    cohorts,
-    decision_curves,
-    oracle,
-    probabilities,
-)
-from sonorisk.fusion.job import THRESHOLDS_FILE, read_clinical, score_columns
+from sonorisk.evaluation.results import DECISION_THRESHOLDS, cohort_results, cohorts, decision_curves, oracle
+from sonorisk.fusion.job import THRESHOLDS_FILE
 from sonorisk.fusion.model import FusionModel
+from sonorisk.fusion.score_table import KEY, MODELS, probabilities, read_clinical, score_columns
 from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
+from sonorisk.stats.curves import calibration_points, roc_points
 
-KEY = ["cohort_id", "patient_id"]
 _HEADLINE = (
     "auc",
     "ci_low",
@@ -68,11 +63,11 @@ class EvaluationInputs:
 
 @dataclass
 class EvaluationOutputs:
-    metrics: Path
-    report: Path
-    figures: Path
-    plots: Path
-    details: Path
+    metrics: Path = paths.FUSION_METRICS
+    report: Path = paths.REPORT_HTML
+    figures: Path = paths.FIGURES_DIR
+    plots: Path = paths.PLOTS_DIR
+    details: Path = paths.EVALUATION_DIR
 
 
 def _versions() -> str:
@@ -81,8 +76,7 @@ def _versions() -> str:
 
 
 def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
+    with atomic_path(path) as partial, partial.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(zip(*[[f"{v:.6g}" for v in c] for c in columns], strict=True))
@@ -159,9 +153,9 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         )
         for model_name, p in sub.items():
             ok = np.isfinite(p)
-            fpr, tpr = plots.roc_points(y[mask][ok], p[ok])
+            fpr, tpr = roc_points(y[mask][ok], p[ok])
             _write_csv(out.plots / "roc" / name / f"{model_name}.csv", ["fpr", "tpr"], [fpr, tpr])
-            mean_p, observed, count = plots.calibration_points(y[mask][ok], p[ok])
+            mean_p, observed, count = calibration_points(y[mask][ok], p[ok])
             _write_csv(
                 out.plots / "calibration" / name / f"{model_name}.csv",
                 ["predicted", "observed", "patients"],
@@ -181,8 +175,7 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         {**{k: everyone[k] for k in KEY}, "base_value": np.full(len(z), base)}
         | {f"shap_{c}": contributions[:, j] for j, c in enumerate(model.columns)}
     )
-    out.details.mkdir(parents=True, exist_ok=True)
-    shap.write_parquet(out.details / "shap_values.parquet")
+    write_parquet(shap, out.details / "shap_values.parquet")
     figures.append(
         (
             "SHAP summary of the fusion model (all patients)",
@@ -200,22 +193,14 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
 
     metrics = {c: {m: {k: r[k] for k in _HEADLINE if k in r} for m, r in res.items()} for c, res in results.items()}
     metrics_doc = {"results": metrics, "oracle": oracles, "thresholds": thresholds}
-    out.metrics.parent.mkdir(parents=True, exist_ok=True)
-    out.metrics.write_text(json.dumps(metrics_doc, indent=2, sort_keys=True, default=_json_default) + "\n")
-    (out.details / "results.json").write_text(
-        json.dumps(
-            {
-                "results": results,
-                "oracle": oracles,
-                "decision_curves": curves,
-                "decision_thresholds": DECISION_THRESHOLDS.tolist(),
-            },
-            indent=2,
-            sort_keys=True,
-            default=_json_default,
-        )
-        + "\n"
-    )
+    write_json(out.metrics, metrics_doc, default=_json_default)
+    details = {
+        "results": results,
+        "oracle": oracles,
+        "decision_curves": curves,
+        "decision_thresholds": DECISION_THRESHOLDS.tolist(),
+    }
+    write_json(out.details / "results.json", details, default=_json_default)
 
     settings = {p.name: p.read_text() for p in inputs.settings_files if p.exists()}
     settings["Package versions"] = _versions()
@@ -234,8 +219,7 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         fusion_summary={"kind": model.kind, "calibration": model.calibrator.method, "thresholds": model.thresholds}
         | inputs.fusion_summary,
     )
-    out.report.parent.mkdir(parents=True, exist_ok=True)
-    out.report.write_text(render(content))
+    write_text(out.report, render(content))
     return metrics_doc
 
 
@@ -247,8 +231,6 @@ def _json_default(value: Any) -> Any:
 
 def results_lines(metrics_doc: dict[str, Any]) -> list[str]:
     """The results table (models x cohorts, AUC [95 % CI]) as terminal lines."""
-    from sonorisk.evaluation.results import MODELS
-
     results, oracles = metrics_doc["results"], metrics_doc["oracle"]
     rank = {"training": 0, "internal_validation": 1}
     names = sorted(results, key=lambda n: (rank.get(n, 2), n))  # the JSON is key-sorted
@@ -266,6 +248,3 @@ def results_lines(metrics_doc: dict[str, Any]) -> list[str]:
             + "".join((f"{oracles[n]['auc']:.3f}" if n in oracles else "-").ljust(26) for n in names)
         )
     return lines
-
-
-__all__ = ["FUSION", "EvaluationInputs", "EvaluationOutputs", "results_lines", "run_evaluation"]

@@ -1,12 +1,5 @@
-"""Figures of the evaluation report (PNG, matplotlib without a display) and the curve points that
-DVC plots read (``dvc plots show``).
-
-Example:
-    >>> import numpy as np
-    >>> fpr, tpr = roc_points(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
-    >>> fpr.tolist(), tpr.tolist()
-    ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
-"""
+"""Figures of the evaluation report (PNG, matplotlib without a display); the curve points come from
+``stats/curves.py``, which the DVC plot data (``dvc plots show``) also use."""
 
 from __future__ import annotations
 
@@ -15,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sonorisk.evaluation.results import DECISION_THRESHOLDS, FUSION, MODELS
+from sonorisk.atomic_file import atomic_path
+from sonorisk.evaluation.results import DECISION_THRESHOLDS
+from sonorisk.fusion.score_table import FUSION, MODELS
+from sonorisk.stats.curves import calibration_points, roc_points
 
 _LABELS = {m.column: m.label for m in MODELS}
 _COLOURS = {
@@ -25,30 +21,6 @@ _COLOURS = {
     "dl_score": "#9467bd",
     FUSION: "#d62728",
 }
-
-
-def roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """False- and true-positive rates at every distinct score, from (0, 0) to (1, 1)."""
-    y = np.asarray(y).astype(bool)
-    p = np.asarray(p, dtype=np.float64)
-    order = np.argsort(-p, kind="stable")
-    ys, ps = y[order], p[order]
-    last = np.r_[np.flatnonzero(np.diff(ps) != 0), ys.size - 1]  # last index of each tied group
-    tp, fp = np.cumsum(ys)[last], np.cumsum(~ys)[last]
-    return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)]
-
-
-def calibration_points(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean predicted risk, observed rate and count in quantile bins of the predicted risk."""
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
-    bins = max(2, min(bins, p.size // 10 or 2))
-    groups = np.array_split(np.argsort(p, kind="stable"), bins)
-    return (
-        np.array([p[g].mean() for g in groups]),
-        np.array([y[g].mean() for g in groups]),
-        np.array([g.size for g in groups]),
-    )
 
 
 def _figure(width: float = 5.0, height: float = 4.6):
@@ -62,9 +34,9 @@ def _figure(width: float = 5.0, height: float = 4.6):
 
 
 def _save(plt, fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
+    with atomic_path(path, keep_suffix=True) as partial:
+        fig.savefig(partial, metadata={"Software": None})
     plt.close(fig)
     return path
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sonorisk.evaluation.results import FUSION, MODELS
+from sonorisk.fusion.score_table import FUSION, MODELS
 
 _LABELS = {m.column: m.label for m in MODELS}
 _COHORT_LABELS = {"training": "Training (out-of-fold)", "internal_validation": "Internal validation"}

@@ -19,49 +19,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from sonorisk.evaluation.classification import (
+from sonorisk.fusion.score_table import FUSION
+from sonorisk.stats.classification import (
     at_threshold,
     brier,
     calibration_intercept_slope,
     net_benefit,
     treat_all_net_benefit,
-    youden_threshold,
 )
-from sonorisk.evaluation.delong import auc_ci, delong_test
+from sonorisk.stats.delong import auc_ci, delong_test
 
-FUSION = "fusion_risk"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    column: str
-    label: str
-    scale: str  # "logit" or "probability"
-
-
-MODELS = (
-    ModelSpec("clinical_only", "Clinical model", "logit"),
-    ModelSpec("rad_score", "Rad Score", "logit"),
-    ModelSpec("radiomics_clinical_xgb", "Radiomics + clinical XGBoost", "probability"),
-    ModelSpec("dl_score", "DL Score", "probability"),
-    ModelSpec(FUSION, "Fusion (clinical + radiomics + DL)", "probability"),
-)
 DECISION_THRESHOLDS = np.round(np.arange(0.01, 0.61, 0.01), 2)
-
-
-def probabilities(table: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Every model's score as a probability (NaN where the score is missing)."""
-    out = {}
-    for spec in MODELS:
-        values = table[spec.column].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-        out[spec.column] = 1.0 / (1.0 + np.exp(-values)) if spec.scale == "logit" else values
-    return out
 
 
 def cohorts(table: pl.DataFrame) -> list[tuple[str, np.ndarray]]:
@@ -72,20 +45,6 @@ def cohorts(table: pl.DataFrame) -> list[tuple[str, np.ndarray]]:
     for c in sorted(set(centre[split == "external"])):
         groups.append((f"external_{c}", (split == "external") & (centre == c)))
     return [(name, mask) for name, mask in groups if mask.any()]
-
-
-def training_thresholds(
-    y: np.ndarray, probs: Mapping[str, np.ndarray], training: np.ndarray, fusion_threshold: float
-) -> dict[str, float]:
-    """Youden thresholds on training (out-of-fold) probabilities; fusion's from its model file."""
-    thresholds = {}
-    for name, p in probs.items():
-        if name == FUSION:
-            thresholds[name] = fusion_threshold
-        else:
-            ok = training & np.isfinite(p)
-            thresholds[name] = youden_threshold(y[ok], p[ok])
-    return thresholds
 
 
 def cohort_results(

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sonorisk.evaluation.classification import brier
+from sonorisk.stats.classification import brier
 
 
 class Calibrator(Protocol):

@@ -15,19 +15,19 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sonorisk.cohort.clinical_encoding import ClinicalEncoder
-from sonorisk.evaluation.auc import auc
-from sonorisk.evaluation.classification import sensitivity_threshold, youden_threshold
 from sonorisk.fusion.calibration import choose_calibrator
 from sonorisk.fusion.model import SCORE_INPUTS, FusionModel, score_matrix
-from sonorisk.radiomics import xgb_model
+from sonorisk.modelling import xgb
+from sonorisk.modelling.clinical_encoding import ClinicalEncoder
+from sonorisk.modelling.folds import Fold, stratified_folds
+from sonorisk.stats.auc import auc
+from sonorisk.stats.classification import sensitivity_threshold, youden_threshold
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,7 @@ class FusionParams:
     cv_folds: int = 5
     logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     score_scales: tuple[float, ...] = (1.0, 2.0, 3.0)
-    xgb_max_depth: tuple[int, ...] = (2,)
-    xgb_n_estimators: tuple[int, ...] = (100, 300)
-    xgb_learning_rate: tuple[float, ...] = (0.03, 0.1)
-    xgb_min_child_weight: tuple[float, ...] = (1.0, 5.0)
+    xgb: xgb.XgbSearch = field(default_factory=lambda: xgb.XgbSearch(max_depth=(2,), min_child_weight=(1.0, 5.0)))
     calibration_folds: int = 5
     score_inputs: tuple[str, ...] = ("rad_score", "radiomics_clinical_xgb", "dl_score")
     min_sensitivity: float = 0.9
@@ -59,14 +56,11 @@ def _logistic(c: float) -> Any:
     return LogisticRegression(C=c, max_iter=5000)
 
 
-def _oof_raw(make: Any, z: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _oof_decision(c: float, z: np.ndarray, y: np.ndarray, folds: list[Fold]) -> np.ndarray:
+    """Out-of-fold logistic decision function (the raw score) over ``folds``."""
     raw = np.empty(y.size)
     for train, test in folds:
-        fitted = make().fit(z[train], y[train])
-        if hasattr(fitted, "decision_function"):
-            raw[test] = fitted.decision_function(z[test])
-        else:
-            raw[test] = fitted.predict(z[test], output_margin=True)
+        raw[test] = _logistic(c).fit(z[train], y[train]).decision_function(z[test])
     return raw
 
 
@@ -85,8 +79,6 @@ def fit_fusion(
         outcome: label per patient.
         params: grids, folds, seed.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     y = np.asarray(outcome).astype(bool)
     if min(int(y.sum()), int((~y).sum())) < 2:
         raise ValueError("fusion needs at least two training patients of each outcome")
@@ -107,25 +99,21 @@ def fit_fusion(
         scaled[n_clinical:] /= scale
         z_by_scale[scale] = (scaled, (x - means) / scaled)
 
-    n_folds = max(2, min(params.cv_folds, int(y.sum()), int((~y).sum())))
-    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=params.seed).split(x, y))
+    folds = stratified_folds(y, params.cv_folds, params.seed)
     trials: list[dict[str, Any]] = []
     candidates: list[tuple[float, int, dict[str, Any], Any, np.ndarray]] = []
     first_scale = next(iter(z_by_scale))
     z = z_by_scale[first_scale][1]  # trees do not care how a column is scaled
     for scale, (_, z_scaled) in z_by_scale.items():
         for c in params.logistic_cs:
-            raw = _oof_raw(lambda c=c: _logistic(c), z_scaled, y, folds)
+            raw = _oof_decision(c, z_scaled, y, folds)
             trials.append({"kind": "logistic", "C": c, "score_scale": scale, "cv_auc": auc(y, raw)})
             candidates.append((trials[-1]["cv_auc"], 1, trials[-1], lambda c=c: _logistic(c), raw))
-    for depth, trees, rate, weight in itertools.product(
-        params.xgb_max_depth, params.xgb_n_estimators, params.xgb_learning_rate, params.xgb_min_child_weight
-    ):
-        grid = {"max_depth": depth, "n_estimators": trees, "learning_rate": rate, "min_child_weight": weight}
-        make = lambda grid=grid: xgb_model.classifier(grid, params.seed)  # noqa: E731
-        raw = _oof_raw(lambda make=make: _XgbMargin(make()), z, y, folds)
-        trials.append({"kind": "xgboost", **grid, "score_scale": first_scale, "cv_auc": auc(y, raw)})
-        candidates.append((trials[-1]["cv_auc"], 0, trials[-1], lambda make=make: _XgbMargin(make()), raw))
+    grid = xgb.parameter_grid(params.xgb)
+    for trial in xgb.grid_search(z, y, grid, folds, params.seed, "margin"):
+        trials.append({"kind": "xgboost", **trial.params, "score_scale": first_scale, "cv_auc": trial.cv_auc})
+        make = lambda grid=trial.params: xgb.classifier(grid, params.seed)  # noqa: E731
+        candidates.append((trial.cv_auc, 0, trials[-1], make, trial.oof))
     # Highest CV AUC; on a tie the logistic model (simpler), then the earlier (more regularised) setting.
     best_auc, _, best_trial, make_best, oof_raw = max(candidates, key=lambda t: (t[0], t[1]))
 
@@ -148,7 +136,7 @@ def fit_fusion(
         thresholds=thresholds,
         min_sensitivity=params.min_sensitivity,
         selection={
-            "cv_folds": n_folds,
+            "cv_folds": len(folds),
             "best": best_trial,
             "best_cv_auc": best_auc,
             "calibration_cv_brier": cv_brier,
@@ -160,20 +148,6 @@ def fit_fusion(
         model.coefficients = final.coef_[0].tolist()
         model.intercept = float(final.intercept_[0])
     else:
-        model.booster = final.model.get_booster()
+        model.booster = final.get_booster()
         model.xgb_params = {k: v for k, v in best_trial.items() if k not in ("kind", "cv_auc", "score_scale")}
     return FusionFit(model, oof_raw, oof_risk, trials)
-
-
-class _XgbMargin:
-    """An XGBClassifier whose ``predict`` gives the margin (log-odds), like a logistic decision function."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def fit(self, z: np.ndarray, y: np.ndarray) -> _XgbMargin:
-        self.model.fit(z, y)
-        return self
-
-    def predict(self, z: np.ndarray, output_margin: bool = True) -> np.ndarray:
-        return np.asarray(self.model.predict(z, output_margin=output_margin), dtype=np.float64)

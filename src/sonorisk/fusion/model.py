@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from sonorisk.cohort.clinical_encoding import ClinicalEncoder
-from sonorisk.evaluation.oof_alignment import clipped_logit
+from sonorisk.atomic_file import write_json
 from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, calibrator_from_dict
+from sonorisk.modelling import xgb
+from sonorisk.modelling.clinical_encoding import ClinicalEncoder
+from sonorisk.modelling.oof import clipped_logit
 
 # score-table column -> (design column, how it enters)
 SCORE_INPUTS = {
@@ -88,13 +90,19 @@ class FusionModel:
         if self.kind == "logistic":
             assert self.coefficients is not None and self.intercept is not None
             return np.asarray(self.intercept + z @ np.asarray(self.coefficients), dtype=np.float64)
-        from xgboost import DMatrix
+        return xgb.predict(self.booster, z, output_margin=True)
 
-        return np.asarray(self.booster.predict(DMatrix(z), output_margin=True), dtype=np.float64)
+    def raw(self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The uncalibrated fused score per row."""
+        return self.raw_from_design(self.design(rows, scores))
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Raw fused scores -> calibrated probabilities of the outcome."""
+        return self.calibrator.apply(raw)
 
     def risk(self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Calibrated probability of brain metastasis per row."""
-        return self.calibrator.apply(self.raw_from_design(self.design(rows, scores)))
+        """Calibrated probability of the outcome per row."""
+        return self.calibrate(self.raw(rows, scores))
 
     def risk_group(self, risk: np.ndarray) -> list[str]:
         """'high' at or above the Youden threshold, 'intermediate' at or above the high-sensitivity
@@ -139,12 +147,9 @@ class FusionModel:
 
     def save(self, folder: Path) -> list[Path]:
         """Write ``fusion.json`` (and ``fusion_xgb.ubj`` for a booster); returns the files written."""
-        folder.mkdir(parents=True, exist_ok=True)
-        written = [folder / MODEL_FILE]
-        written[0].write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        written = [write_json(folder / MODEL_FILE, self.to_dict())]
         if self.kind == "xgboost":
-            self.booster.save_model(str(folder / BOOSTER_FILE))
-            written.append(folder / BOOSTER_FILE)
+            written.append(xgb.save_booster(self.booster, folder / BOOSTER_FILE))
         else:
             (folder / BOOSTER_FILE).unlink(missing_ok=True)
         return written
@@ -156,12 +161,7 @@ class FusionModel:
             raise FileNotFoundError(f"no fusion model at {path}: run `sonorisk fusion` (or `dvc repro fusion`)")
         raw = json.loads(path.read_text())
         encoder = ClinicalEncoder.from_json(json.dumps(raw["encoder"]))
-        booster = None
-        if raw["kind"] == "xgboost":
-            from xgboost import Booster
-
-            booster = Booster()
-            booster.load_model(str(folder / raw["booster_file"]))
+        booster = xgb.load_booster(folder / raw["booster_file"]) if raw["kind"] == "xgboost" else None
         coefficients = raw["coefficients"]
         return cls(
             kind=raw["kind"],

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from sonorisk.atomic_file import write_parquet
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.provenance import git_revision, package_versions
 from sonorisk.radiomics.extract import STATUS_FAILED, build_extractor, extract_record, feature_names
@@ -279,8 +280,5 @@ def _indexed_cases(
 
 def write_feature_table(table: pa.Table, path: Path, settings: RadiomicsSettings) -> None:
     """Write features with provenance in the Parquet schema metadata."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {b"sonorisk.radiomics": json.dumps(provenance(settings), sort_keys=True).encode()}
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
-    tmp.replace(path)
+    write_parquet(table.replace_schema_metadata(meta), path)

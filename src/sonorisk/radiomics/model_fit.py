@@ -1,11 +1,11 @@
 """Fit the radiomics-stage models on training rows only and score every row.
 
 Models: the clinical-only logistic baseline, the LASSO **Rad Score**, and the radiomics + clinical
-XGBoost. Training rows get *out-of-fold* scores (each from models fitted without that patient, the
-whole screening re-run inside each fold), which fusion needs; every other row is scored by the
-models fitted on all training rows. Internal-validation and external rows never enter a fit; the
-internal-validation rows' features (never their labels) put each fold model's scores on the final
-model's scale (``evaluation/oof_alignment.py``).
+XGBoost (``radiomics/models.py``). Training rows get *out-of-fold* scores (each from models fitted
+without that patient, the whole screening re-run inside each fold), which fusion needs; every other
+row is scored by the models fitted on all training rows. Internal-validation and external rows never
+enter a fit; the internal-validation rows' features (never their labels) put each fold model's
+scores on the final model's scale (``modelling/oof.py``).
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from sonorisk.cohort.clinical_model import ClinicalLogistic
 from sonorisk.cohort.split import EXTERNAL, INTERNAL, TRAINING
-from sonorisk.evaluation.delong import auc_ci
-from sonorisk.evaluation.oof_alignment import align_to_reference
-from sonorisk.radiomics import xgb_model
+from sonorisk.modelling import xgb
+from sonorisk.modelling.clinical_model import ClinicalLogistic
+from sonorisk.modelling.folds import stratified_folds
+from sonorisk.modelling.oof import auc_by_split, out_of_fold
+from sonorisk.radiomics.models import MODEL_NAMES, SCALES, RadiomicsModels
 from sonorisk.radiomics.robustness import feature_iccs
-from sonorisk.radiomics.screening import RadScoreModel, ScreeningParams, fit_rad_score
-
-MODEL_NAMES = ("clinical_only", "rad_score", "radiomics_clinical_xgb")
-_SCALES = {"clinical_only": "linear", "rad_score": "linear", "radiomics_clinical_xgb": "probability"}
+from sonorisk.radiomics.screening import ScreeningParams, fit_rad_score
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class ModelParams:
     icc_threshold: float = 0.75
     oof_folds: int = 10
     screening: ScreeningParams = field(default_factory=ScreeningParams)
-    xgb: xgb_model.XgbSearch = field(default_factory=xgb_model.XgbSearch)
+    xgb: xgb.XgbSearch = field(default_factory=xgb.XgbSearch)
     seed: int = 0
 
 
@@ -41,22 +39,10 @@ class ModelParams:
 class FittedModels:
     robust_features: list[str]
     iccs: dict[str, float]
-    rad_score: RadScoreModel
-    clinical: ClinicalLogistic
-    xgb: Any
-    xgb_columns: list[str]
-    xgb_params: dict[str, Any]
+    models: RadiomicsModels
     xgb_trials: list[dict[str, Any]]
     scores: dict[str, np.ndarray]  # model name -> score per row (OOF for training rows)
     metrics: dict[str, dict[str, dict[str, float | int]]]
-
-
-def _xgb_design(
-    x_rad: np.ndarray, rad: RadScoreModel, names: list[str], clinical: ClinicalLogistic, rows: Sequence[Mapping]
-) -> np.ndarray:
-    columns = [names.index(f) for f in rad.features]
-    rad_part = x_rad[:, columns] if columns else np.zeros((x_rad.shape[0], 0))
-    return np.column_stack([rad_part, clinical.encoder.transform(rows)])
 
 
 def _fit_all(
@@ -66,31 +52,32 @@ def _fit_all(
     names: list[str],
     params: ModelParams,
     xgb_params: dict[str, Any] | None,
-) -> tuple[RadScoreModel, ClinicalLogistic, Any, dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[RadiomicsModels, list[dict[str, Any]]]:
+    """Screening + Rad Score, clinical baseline and XGBoost on these rows (grid searched when
+    ``xgb_params`` is None, as for the final models; the fold models reuse the final grid point)."""
     rad = fit_rad_score(x, y, names, params.screening)
     clinical = ClinicalLogistic.fit(rows, y.tolist())
-    design = _xgb_design(x, rad, names, clinical, rows)
+    models = RadiomicsModels(rad, clinical, booster=None)
+    design = models.xgb_design(_columns(x, names, rad.features), rows)
     trials: list[dict[str, Any]] = []
     if xgb_params is None:
-        xgb_params, trials = xgb_model.tune(design, y, params.xgb)
-    booster = xgb_model.fit(design, y, xgb_params, params.seed)
-    return rad, clinical, booster, xgb_params, trials
+        folds = stratified_folds(y, params.xgb.folds, params.xgb.seed)
+        grid = xgb.grid_search(design, y, xgb.parameter_grid(params.xgb), folds, params.xgb.seed, "probability")
+        trials = [t.params | {"cv_auc": t.cv_auc} for t in grid]
+        xgb_params = xgb.best_trial(grid).params
+    models.booster = xgb.classifier(xgb_params, params.seed).fit(design, y)
+    models.xgb_params = xgb_params
+    return models, trials
+
+
+def _columns(x: np.ndarray, names: list[str], wanted: list[str]) -> np.ndarray:
+    return x[:, [names.index(f) for f in wanted]] if wanted else np.zeros((x.shape[0], 0))
 
 
 def _predict(
-    rad: RadScoreModel,
-    clinical: ClinicalLogistic,
-    booster: Any,
-    x: np.ndarray,
-    rows: Sequence[Mapping],
-    names: list[str],
+    models: RadiomicsModels, x: np.ndarray, rows: Sequence[Mapping], names: list[str]
 ) -> dict[str, np.ndarray]:
-    rad_columns = [names.index(f) for f in rad.features]
-    return {
-        "clinical_only": clinical.predict_logit(rows),
-        "rad_score": rad.score(x[:, rad_columns]),
-        "radiomics_clinical_xgb": booster.predict_proba(_xgb_design(x, rad, names, clinical, rows))[:, 1],
-    }
+    return models.predict(_columns(x, names, models.features), rows)
 
 
 def fit_radiomics_models(
@@ -115,52 +102,29 @@ def fit_radiomics_models(
         outcome: outcome per row (ignored outside labelled splits).
         params: thresholds, folds and seeds.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     train = np.flatnonzero(split == TRAINING)
     y = np.asarray(outcome, dtype=bool)
     iccs = feature_iccs(x[reader2_rows], reader2, names)
     robust = [n for n in names if np.isfinite(iccs[n]) and iccs[n] >= params.icc_threshold]
     if len(robust) < 2:
         raise ValueError(f"only {len(robust)} features reach ICC >= {params.icc_threshold}; check the masks")
-    robust_idx = [names.index(n) for n in robust]
-    xr = x[:, robust_idx]
-    train_rows = [rows[int(i)] for i in train]
-    rad, clinical, booster, xgb_params, trials = _fit_all(xr[train], y[train], train_rows, robust, params, None)
-    scores = _predict(rad, clinical, booster, xr, rows, robust)
-
-    n_folds = max(2, min(params.oof_folds, int(y[train].sum()), int((~y[train]).sum())))
-    folds = StratifiedKFold(n_folds, shuffle=True, random_state=params.seed).split(train, y[train])
+    xr = x[:, [names.index(n) for n in robust]]
+    models, trials = _fit_all(xr[train], y[train], [rows[int(i)] for i in train], robust, params, None)
+    scores = _predict(models, xr, rows, robust)
     reference = np.flatnonzero(split == INTERNAL)
-    reference_rows = [rows[int(i)] for i in reference]
-    for fold_train, fold_test in folds:
-        fit_idx, test_idx = train[fold_train], train[fold_test]
-        fitted = _fit_all(xr[fit_idx], y[fit_idx], [rows[int(i)] for i in fit_idx], robust, params, xgb_params)
-        fold_scores = _predict(*fitted[:3], xr[test_idx], [rows[int(i)] for i in test_idx], robust)
-        fold_reference = _predict(*fitted[:3], xr[reference], reference_rows, robust) if reference.size else None
-        for name in MODEL_NAMES:
-            if fold_reference is None:
-                scores[name][test_idx] = fold_scores[name]
-            else:
-                scores[name][test_idx] = align_to_reference(
-                    fold_scores[name], fold_reference[name], scores[name][reference], _SCALES[name]
-                )
 
-    metrics: dict[str, dict[str, dict[str, float | int]]] = {name: {} for name in MODEL_NAMES}
+    def score_fold(
+        _fold: int, fit: np.ndarray, held: np.ndarray, ref: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        fold_models, _ = _fit_all(xr[fit], y[fit], [rows[int(i)] for i in fit], robust, params, models.xgb_params)
+        held_scores = _predict(fold_models, xr[held], [rows[int(i)] for i in held], robust)
+        ref_scores = _predict(fold_models, xr[ref], [rows[int(i)] for i in ref], robust) if ref.size else {}
+        return held_scores, ref_scores
+
+    final_reference = {name: scores[name][reference] for name in MODEL_NAMES}
+    oof = out_of_fold(train, y, reference, final_reference, SCALES, score_fold, params.oof_folds, params.seed)
     for name in MODEL_NAMES:
-        for split_name in (TRAINING, INTERNAL, EXTERNAL):
-            members = np.flatnonzero(split == split_name)
-            if members.size:
-                metrics[name][split_name] = auc_ci(y[members], scores[name][members]).as_dict()
-    return FittedModels(
-        robust,
-        iccs,
-        rad,
-        clinical,
-        booster,
-        rad.features + clinical.encoder.columns,
-        xgb_params,
-        trials,
-        scores,
-        metrics,
-    )
+        scores[name][train] = oof[name][train]
+
+    metrics = {name: auc_by_split(y, scores[name], split, (TRAINING, INTERNAL, EXTERNAL)) for name in MODEL_NAMES}
+    return FittedModels(robust, iccs, models, trials, scores, metrics)

@@ -1,11 +1,9 @@
 """Risk-table partitions on disk: ``<root>/cohort_id=<id>/risk.parquet``, written atomically.
 
-A partition is one Parquet file. It is written to a temporary file in the partition's folder,
-flushed to disk, and moved over the old file with ``Path.replace`` (``os.replace``, an atomic rename
-on POSIX): a reader, or a process killed at any moment, sees the old file or the new one, never a mix
-or a half-written file.
-Temporary files left by a killed writer end in ``.tmp`` (never matched by ``*.parquet``) and are
-removed by the next write.
+A partition is one Parquet file, written by the project's atomic writer (``atomic_file.py``): a
+reader, or a process killed at any moment, sees the old file or the new one, never a mix or a
+half-written file. Temporary files left by a killed writer end in ``.tmp`` (never matched by
+``*.parquet``) and are removed by the next write.
 
 Example:
     >>> import tempfile, pyarrow as pa
@@ -17,13 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from sonorisk.atomic_file import write_parquet
 
 PARTITION_FILE = "risk.parquet"
 QUARANTINE_DIR = "_quarantine"
@@ -37,31 +35,8 @@ def partition_dir(root: Path, cohort_id: str) -> Path:
     return root / f"cohort_id={cohort_id}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_parquet(table: pa.Table, path: Path) -> Path:
-    """Write ``table`` to ``path`` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    with temporary.open("wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)  # os.replace: atomic on POSIX
-    _fsync_dir(path.parent)
-    return path
-
-
 def write_partition(table: pa.Table, root: Path, cohort_id: str) -> Path:
-    return atomic_write_parquet(table, partition_dir(root, cohort_id) / PARTITION_FILE)
+    return write_parquet(table, partition_dir(root, cohort_id) / PARTITION_FILE)
 
 
 def read_partition(root: Path, cohort_id: str) -> pa.Table | None:
@@ -70,4 +45,4 @@ def read_partition(root: Path, cohort_id: str) -> pa.Table | None:
 
 
 def write_quarantine(table: pa.Table, root: Path, cohort_id: str) -> Path:
-    return atomic_write_parquet(table, partition_dir(root / QUARANTINE_DIR, cohort_id) / "quarantine.parquet")
+    return write_parquet(table, partition_dir(root / QUARANTINE_DIR, cohort_id) / "quarantine.parquet")

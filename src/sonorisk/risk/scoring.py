@@ -29,9 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sonorisk.bundle import Bundle, BundleError, file_sha256, load_bundle
+from sonorisk.atomic_file import write_json
+from sonorisk.bundle import Bundle, BundleError, load_bundle
+from sonorisk.fusion.model import FusionModel
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.paths import CONTRACTS_DIR
+from sonorisk.provenance import file_sha256
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
 
@@ -73,10 +76,17 @@ def row_hashes(table: pa.Table | pa.RecordBatch, salt: str) -> list[str]:
 
 
 def _score_new_rows(
-    subset: Path, bundle: Bundle, work: Path, batch_size: int, timings: dict[str, float], progress: bool
+    subset: Path,
+    bundle: Bundle,
+    fusion: FusionModel,
+    work: Path,
+    batch_size: int,
+    timings: dict[str, float],
+    progress: bool,
 ) -> pl.DataFrame:
     from sonorisk.deep.batch_scoring import score_cohorts
     from sonorisk.radiomics.fanout import extract_with_ray
+    from sonorisk.radiomics.models import RadiomicsModels
     from sonorisk.radiomics.settings import load_settings
     from sonorisk.risk.scores import frozen_scores
     from sonorisk.runtime import ray_session
@@ -88,15 +98,15 @@ def _score_new_rows(
         timings["radiomics"] = time.perf_counter() - start
         start = time.perf_counter()
         # One actor on all cores, not dl-score's one per core: a second torch process would not fit
-        # the night's memory budget (≤ 4 GB for 10,000 patients on 2 cores, 3.76 GB measured with
-        # one), and the DL Score is ~6 % of the night's time.
+        # the night's memory budget (docs/performance.md, "Nightly scoring").
         score_cohorts([subset], bundle.path("deep"), work / "dl.parquet", batch_size, actors=1, progress=progress)
         timings["dl_score"] = time.perf_counter() - start
     start = time.perf_counter()
     dl = pl.read_parquet(work / "dl.parquet")
     validated = pl.from_arrow(_read_fields(subset))
     assert isinstance(validated, pl.DataFrame)
-    scores = frozen_scores(validated, features, dl, bundle.path("radiomics"), bundle.path("fusion"))
+    radiomics = RadiomicsModels.load(bundle.path("radiomics"))
+    scores = frozen_scores(validated, features, dl, radiomics, fusion)
     status = dict(zip(features.column("patient_id").to_pylist(), features.column("error").to_pylist(), strict=True))
     crop = dict(zip(dl["patient_id"].to_list(), dl["crop_error"].to_list(), strict=True))
     notes = []
@@ -162,7 +172,6 @@ def score_cohort(
         CohortError / FileNotFoundError: the cohort as a whole is unusable (nothing is written).
     """
     from sonorisk.contracts.validate import validate_cohort
-    from sonorisk.fusion.model import FusionModel
     from sonorisk.runtime import describe_target
 
     started = time.perf_counter()
@@ -218,7 +227,7 @@ def score_cohort(
                 for batch in valid_file.iter_batches(batch_size=128):
                     writer.write_batch(batch.filter(pa.array(new_mask[offset : offset + batch.num_rows])))
                     offset += batch.num_rows
-            scores = _score_new_rows(subset, bundle, work, batch_size, timings, progress)
+            scores = _score_new_rows(subset, bundle, model, work, batch_size, timings, progress)
             fresh = _risk_rows(scores, hashes, bundle, contract, model.thresholds, run_id, scored_at)
 
         start = time.perf_counter()
@@ -261,9 +270,5 @@ def score_cohort(
     }
     if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
         raise AssertionError(f"row accounting broken: {manifest['counts']}")  # never expected; never silent
-    runs = out / RUNS_DIR
-    runs.mkdir(parents=True, exist_ok=True)
-    temporary = runs / f".{run_id}.json.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    temporary.replace(runs / f"{run_id}.json")
+    write_json(out / RUNS_DIR / f"{run_id}.json", manifest)
     return manifest

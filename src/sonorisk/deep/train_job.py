@@ -1,15 +1,12 @@
-"""The two deep-learning jobs as functions, shared by the DVC stages and the ``sonorisk`` command.
+"""The deep-learning training job, shared by the DVC stage ``dl_train`` and ``sonorisk dl-train``.
 
 ``train_job`` reads validated cohorts and the split, trains the zoo, writes the winner (safetensors +
 model card), out-of-fold DL Scores of the training patients, per-model metrics and training
-histories. ``score_job`` scores every row of some cohorts with a model folder on Ray Data.
-
-Settings come as the ``dl_train`` section of params.yaml (see that file for every key).
+histories. Settings come as the ``dl_train`` section of params.yaml (see that file for every key).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sonorisk import paths
+from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.contracts.reasons import CohortError
 from sonorisk.deep.train import TrainConfig
 
@@ -31,10 +30,10 @@ CASE_COLUMNS = ["cohort_id", "patient_id", "image_png", "mask_png"]
 class TrainOutputs:
     """Where ``train_job`` writes."""
 
-    model_dir: Path = Path("models/deep")
-    oof_scores: Path = Path("data/scores/dl_oof.parquet")
-    metrics: Path = Path("reports/metrics/deep.json")
-    history: Path = Path("reports/deep/training_history.json")
+    model_dir: Path = paths.DEEP_MODELS
+    oof_scores: Path = paths.DL_OOF_SCORES
+    metrics: Path = paths.DEEP_METRICS
+    history: Path = paths.TRAINING_HISTORY
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str]:
@@ -136,8 +135,7 @@ def train_job(
         },
     )
     train_rows = np.flatnonzero(split == "training")
-    outputs.oof_scores.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(
+    write_parquet(
         pa.table(
             {
                 "cohort_id": [rows[i]["cohort_id"] for i in train_rows],
@@ -147,6 +145,7 @@ def train_job(
             }
         ),
         outputs.oof_scores,
+        compression="snappy",
     )
     metrics = {
         "winner": result.winner,
@@ -156,30 +155,10 @@ def train_job(
         "seconds": round(time.perf_counter() - start, 1),
     }
     for path, content in ((outputs.metrics, metrics), (outputs.history, result.histories)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        write_json(path, content)
     internal = result.metrics[result.winner]["internal_validation"]["auc"]
     log(
         f"dl_train: winner {result.winner} (internal AUC {internal:.3f}), weights sha256 {card['weights_sha256']}, "
         f"{metrics['seconds']:.0f} s"
     )
     return metrics
-
-
-def score_job(
-    cohorts: list[Path], model_dir: Path, out: Path, batch_size: int = 64, actors: int | None = None
-) -> dict[str, Any]:
-    """Score every row of ``cohorts`` on Ray Data (Ray started here unless already running)."""
-    from sonorisk.deep.batch_scoring import score_cohorts
-    from sonorisk.deep.model_io import verify_model
-    from sonorisk.runtime import ray_session
-
-    verify_model(model_dir)  # a missing or altered model fails here, in one line, before Ray starts
-    for cohort in cohorts:
-        if not cohort.exists():
-            raise FileNotFoundError(f"{cohort} does not exist")
-    start = time.perf_counter()
-    with ray_session():
-        summary = score_cohorts(cohorts, model_dir, out, batch_size=batch_size, actors=actors)
-    summary["seconds"] = round(time.perf_counter() - start, 1)
-    return summary

@@ -9,7 +9,7 @@ computed on the whole ROI. Discretisation maps to IBSI's setting for the phantom
 (the IBSI-1 phantom defines no filters). Morphology, local intensity, intensity-volume histogram and
 distance-zone features are not computed by pyradiomics (or need a 3-D mesh a 2-D frame lacks).
 
-    python -m sonorisk.radiomics.ibsi docs/ibsi.md     # rewrite the table in the docs
+    python -m tests.golden.ibsi_harness docs/ibsi.md     # rewrite the table in the docs
 """
 
 from __future__ import annotations

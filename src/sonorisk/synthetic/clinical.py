@@ -9,7 +9,7 @@ N stage (size, LVI, grade) -> surgery date (centre accrual window).
 
 Example:
     >>> import numpy as np
-    >>> from sonorisk.cohort.centres import CENTRES
+    >>> from sonorisk.synthetic.centres import CENTRES
     >>> row = draw_clinical(np.random.default_rng(3), CENTRES["A"])
     >>> row["molecular_subtype"] in SUBTYPES, 18 <= row["age"] <= 100
     (True, True)
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from sonorisk.cohort.centres import CentreProfile
-from sonorisk.cohort.schema import N_STAGES, SUBTYPES, t_stage_for_size
+from sonorisk.contracts.schema import N_STAGES, SUBTYPES, t_stage_for_size
+from sonorisk.synthetic.centres import CentreProfile
 
 # Ki-67 (%) by subtype as Beta(a, b) x 100: means 10, 33, 40, 56 %.
 _KI67_BETA = {

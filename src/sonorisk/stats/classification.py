@@ -1,5 +1,5 @@
-"""Metrics of a risk score beyond the AUC: at a threshold fixed on training data, calibration, and
-decision-curve net benefit (the study-style results table of issue 5 reads them from here).
+"""Metrics of a risk score beyond the AUC: at a threshold fixed on training data, the Brier score,
+calibration intercept and slope, and decision-curve net benefit.
 
 Example:
     >>> import numpy as np
@@ -83,9 +83,10 @@ def sensitivity_threshold(labels: np.ndarray, scores: np.ndarray, min_sensitivit
 
 
 def brier(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean squared difference between the predicted probability and the outcome."""
-    y = np.asarray(labels, dtype=np.float64)
-    return float(np.mean((np.asarray(probabilities, dtype=np.float64) - y) ** 2))
+    """Mean squared difference between the predicted probability and the outcome (scikit-learn)."""
+    from sklearn.metrics import brier_score_loss
+
+    return float(brier_score_loss(np.asarray(labels).astype(bool), np.asarray(probabilities, dtype=np.float64)))
 
 
 def calibration_intercept_slope(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:

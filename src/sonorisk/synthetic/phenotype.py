@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sonorisk.imaging.tissue import LesionAppearance
+from sonorisk.synthetic.tissue import LesionAppearance
 
 
 @dataclass(frozen=True)

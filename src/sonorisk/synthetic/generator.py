@@ -30,22 +30,22 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sonorisk.atomic_file import atomic_path
-from sonorisk.cohort.centres import CENTRES, CentreProfile
-from sonorisk.cohort.clinical import draw_clinical
-from sonorisk.cohort.outcome import clinical_logit, true_probability
-from sonorisk.cohort.phenotype import lesion_phenotype
-from sonorisk.cohort.schema import COHORT_SCHEMA, TRUTH_SCHEMA
-from sonorisk.evaluation.auc import auc
-from sonorisk.imaging.bmode import simulate_bmode
+from sonorisk.contracts.schema import COHORT_SCHEMA, TRUTH_SCHEMA
 from sonorisk.imaging.codec import encode_png
-from sonorisk.imaging.lesion_shape import (
+from sonorisk.stats.auc import auc
+from sonorisk.synthetic.bmode import simulate_bmode
+from sonorisk.synthetic.centres import CENTRES, CentreProfile
+from sonorisk.synthetic.clinical import draw_clinical
+from sonorisk.synthetic.lesion_shape import (
     draw_lesion_shape,
     fit_lesion,
     perturb_outline,
     rasterize_lesion,
     scale_for_feret,
 )
-from sonorisk.imaging.tissue import breast_background, insert_lesion
+from sonorisk.synthetic.outcome import clinical_logit, true_probability
+from sonorisk.synthetic.phenotype import lesion_phenotype
+from sonorisk.synthetic.tissue import breast_background, insert_lesion
 
 GENERATOR_VERSION = "1"
 CHUNK_ROWS = 64

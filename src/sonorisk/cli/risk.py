@@ -7,6 +7,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from sonorisk import paths
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,8 +26,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--cohort", type=Path, required=True, help="cohort Parquet (labels not needed)")
-    p.add_argument("--bundle", type=Path, default=Path("models/bundle"), help="model bundle (dvc repro builds it)")
-    p.add_argument("--out", type=Path, default=Path("risk"), help="risk-table root folder")
+    p.add_argument("--bundle", type=Path, default=paths.BUNDLE_DIR, help="model bundle (dvc repro builds it)")
+    p.add_argument("--out", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
     p.add_argument("--run-date", type=dt.date.fromisoformat, help="judge 'not in the future' against this date")
     p.add_argument("--batch-size", type=int, default=64, help="images per DL model call")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, schedulers)")
@@ -41,7 +43,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         ),
     )
     q.add_argument("sql", help="the query")
-    q.add_argument("--risk", type=Path, default=Path("risk"), help="risk-table root folder")
+    q.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
     q.add_argument("--csv", type=Path, help="also write the result as CSV")
     q.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
     q.set_defaults(run=_run_query)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sonorisk.imaging.bmode import ScannerSettings
+from sonorisk.synthetic.bmode import ScannerSettings
 
 
 @dataclass(frozen=True)

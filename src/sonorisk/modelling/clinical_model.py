@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sonorisk.cohort.clinical_encoding import ClinicalEncoder
+from sonorisk.modelling.clinical_encoding import ClinicalEncoder
 
 
 @dataclass

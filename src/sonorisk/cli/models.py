@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sonorisk import paths
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_fusion(sub)
@@ -28,14 +30,14 @@ def _add_fusion(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--radiomics-scores",
         type=Path,
-        default=Path("data/scores/radiomics.parquet"),
+        default=paths.RADIOMICS_SCORES,
         help="radiomics_model stage scores (split, outcome, clinical_only, rad_score, XGBoost)",
     )
-    p.add_argument("--dl-scores", type=Path, default=Path("data/scores/dl.parquet"), help="sonorisk dl-score output")
+    p.add_argument("--dl-scores", type=Path, default=paths.DL_SCORES, help="sonorisk dl-score output")
     p.add_argument(
         "--dl-oof",
         type=Path,
-        default=Path("data/scores/dl_oof.parquet"),
+        default=paths.DL_OOF_SCORES,
         help="out-of-fold DL Scores of training patients (sonorisk dl-train --oof)",
     )
     p.add_argument(
@@ -45,23 +47,18 @@ def _add_fusion(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="validated cohort Parquet file(s) for the clinical fields (default data/validated/*.parquet)",
     )
-    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with a `fusion:` section")
-    p.add_argument("--model-out", type=Path, default=Path("models/fusion"), help="model folder")
-    p.add_argument("--out", type=Path, default=Path("data/scores/fusion.parquet"), help="score table")
+    p.add_argument("--params", type=Path, default=paths.PARAMS_FILE, help="file with a `fusion:` section")
+    p.add_argument("--model-out", type=Path, default=paths.FUSION_MODELS, help="model folder")
+    p.add_argument("--out", type=Path, default=paths.FUSION_SCORES, help="score table")
     p.set_defaults(run=_run_fusion)
 
 
 def _run_fusion(args: argparse.Namespace) -> int:
-    import yaml
-
     from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion
+    from sonorisk.params import stage_params
 
-    if not args.params.is_file():
-        raise FileNotFoundError(f"{args.params} does not exist")
-    section = (yaml.safe_load(args.params.read_text()) or {}).get("fusion")
-    if not section:
-        raise ValueError(f"{args.params} has no `fusion:` section")
-    validated = args.validated or sorted(Path("data/validated").glob("*.parquet"))
+    section = stage_params("fusion", args.params)
+    validated = args.validated or paths.validated_cohorts()
     inputs = FusionInputs(args.radiomics_scores, args.dl_scores, args.dl_oof, validated)
     summary = run_fusion(inputs, params_from_section(section), args.model_out, args.out)
     print(
@@ -85,8 +82,8 @@ def _add_external_scores(sub: argparse._SubParsersAction) -> None:
     p.add_argument("validated", type=Path, help="validated cohort Parquet")
     p.add_argument("--features", type=Path, required=True, help="its radiomics features (sonorisk radiomics)")
     p.add_argument("--dl-scores", type=Path, required=True, help="its DL Scores (sonorisk dl-score)")
-    p.add_argument("--radiomics-models", type=Path, default=Path("models/radiomics"))
-    p.add_argument("--fusion-model", type=Path, default=Path("models/fusion"))
+    p.add_argument("--radiomics-models", type=Path, default=paths.RADIOMICS_MODELS)
+    p.add_argument("--fusion-model", type=Path, default=paths.FUSION_MODELS)
     p.add_argument("--outcome", default="brain_metastasis", help="label column (null or absent: unlabelled)")
     p.add_argument("--out", type=Path, required=True, help="score table Parquet")
     p.set_defaults(run=_run_external_scores)
@@ -96,6 +93,9 @@ def _run_external_scores(args: argparse.Namespace) -> int:
     import polars as pl
     import pyarrow.parquet as pq
 
+    from sonorisk.atomic_file import write_parquet
+    from sonorisk.fusion.model import FusionModel
+    from sonorisk.radiomics.models import RadiomicsModels
     from sonorisk.risk.scores import frozen_scores
 
     for path in (args.validated, args.features, args.dl_scores):
@@ -105,12 +105,11 @@ def _run_external_scores(args: argparse.Namespace) -> int:
         pl.read_parquet(args.validated),
         pq.read_table(args.features),
         pl.read_parquet(args.dl_scores),
-        args.radiomics_models,
-        args.fusion_model,
+        RadiomicsModels.load(args.radiomics_models),
+        FusionModel.load(args.fusion_model),
         args.outcome,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.write_parquet(args.out, compression="zstd")
+    write_parquet(table, args.out)
     groups = table["risk_group"].value_counts().sort("risk_group").rows()
     print(f"wrote {args.out}: {table.height} patients; risk groups " + ", ".join(f"{g} {n}" for g, n in groups))
     return 0
@@ -129,8 +128,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
             "and OUT_DIR/details/ (full results, SHAP values), and prints the results table."
         ),
     )
-    p.add_argument("--scores", type=Path, default=Path("data/scores/fusion.parquet"), help="score table")
-    p.add_argument("--fusion-model", type=Path, default=Path("models/fusion"))
+    p.add_argument("--scores", type=Path, default=paths.FUSION_SCORES, help="score table")
+    p.add_argument("--fusion-model", type=Path, default=paths.FUSION_MODELS)
     p.add_argument("--validated", type=Path, nargs="*", default=[], help="validated cohorts (baseline table)")
     p.add_argument("--truth", type=Path, nargs="*", default=[], help="synthetic truth files (oracle AUC)")
     p.add_argument("--validation-summary", type=Path, nargs="*", default=[], help="sonorisk validate summaries (flow)")
