@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test lint typecheck lock venv clean-outputs external-check audit
+.PHONY: demo test test-fast lint typecheck lock venv clean-outputs external-check audit
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: $(STAMP)
 ## make test: lint, type-check and run the test suite (exit code 5, no tests collected, fails too)
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
+
+## make test-fast: the inner loop: unit tests, doctests and the quick integration tests (not `slow`)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

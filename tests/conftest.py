@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -37,7 +38,18 @@ def small_rows(small_cohort: Path) -> list[dict]:
     return pq.read_table(small_cohort).to_pylist()
 
 
+def require_shared(path: Path) -> Path:
+    """``path`` under the shared reference data, or a skip where it is absent. Under ``CI=true`` its
+    absence fails the test instead: CI lays ``../shared`` beside the clone, so a skip there would
+    hide a broken path (set ``SONORISK_SHARED_DATA`` to point elsewhere)."""
+    if not path.exists():
+        message = f"shared reference data not found: {path} (set SONORISK_SHARED_DATA or lay ../shared/data)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def require_busbra() -> Path:
-    if not (BUSBRA_DIR / "bus_data_sample.csv").exists():
-        pytest.skip(f"shared reference data not found at {BUSBRA_DIR}")
+    require_shared(BUSBRA_DIR / "bus_data_sample.csv")
     return BUSBRA_DIR

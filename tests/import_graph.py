@@ -5,6 +5,7 @@ function (lazy imports run too, just later). ``from pkg import name`` counts ``p
 that module exists, else ``pkg``. Importing a module also runs its packages' ``__init__.py``.
 
     python -m tests.import_graph          # print each stage's code dependencies, folders collapsed
+    python -m tests.import_graph modules  # the module table of docs/architecture.md
 """
 
 from __future__ import annotations
@@ -171,9 +172,28 @@ def stage_code_deps(stage: str) -> list[str]:
     return collapse({module, *closure(module)})
 
 
+def module_table() -> str:
+    """Markdown: every ``src/sonorisk`` module with its line count, by package."""
+    lines = ["| package | module (lines) |", "| --- | --- |"]
+    by_package: dict[str, list[str]] = {}
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        relative = path.relative_to(SRC / PACKAGE)
+        package = relative.parts[0] if len(relative.parts) > 1 else "(top level)"
+        count = len(path.read_text().splitlines())
+        by_package.setdefault(package, []).append(f"`{relative.name}` {count}")
+    for package, modules in by_package.items():
+        lines.append(f"| {package} | {', '.join(modules)} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    import sys
+
     import yaml
 
+    if sys.argv[1:] == ["modules"]:
+        print(module_table())
+        raise SystemExit(0)
     for name in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]:
         print(f"{name}:")
         for dep in stage_code_deps(name):

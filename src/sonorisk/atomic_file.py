@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,30 @@ def atomic_path(target: Path, keep_suffix: bool = False) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
         raise
     fsync_path(target.parent)
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``target``; on success every file in it is fsynced and
+    the folder takes ``target``'s place (the old one is renamed aside, then removed), so a reader
+    sees the old folder or the complete new one. On failure the staging folder is removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.staging"
+    staging.mkdir()
+    try:
+        yield staging
+        for path in sorted(staging.rglob("*"), reverse=True):
+            fsync_path(path)
+        fsync_path(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.old"
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    fsync_path(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sonorisk import paths
-from sonorisk.atomic_file import write_json
+from sonorisk.atomic_file import atomic_dir, write_json
 from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
 
 MANIFEST = "manifest.json"
@@ -76,17 +76,14 @@ def write_bundle(out: Path, sources: Mapping[str, Path], extra: Mapping[str, Any
     missing = [str(p) for p in sources.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"cannot build the bundle: {missing[0]} does not exist")
-    staging = out.with_name(out.name + ".staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    for name, source in sorted(sources.items()):
-        target = staging / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    files = {name: file_sha256(staging / name) for name in sorted(sources)}
-    manifest = {"format": FORMAT, "bundle_sha256": bundle_hash(files), "files": files, **extra}
-    write_json(staging / MANIFEST, manifest, default=str)
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    with atomic_dir(out) as staging:
+        for name, source in sorted(sources.items()):
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        files = {name: file_sha256(staging / name) for name in sorted(sources)}
+        manifest = {"format": FORMAT, "bundle_sha256": bundle_hash(files), "files": files, **extra}
+        write_json(staging / MANIFEST, manifest, default=str)
     return manifest
 
 

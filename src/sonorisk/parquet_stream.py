@@ -2,9 +2,8 @@
 
 ``pyarrow.parquet.ParquetFile`` pre-buffers by default: it reads ahead into a cache that is kept
 until the reader is closed, so iterating over a file of images grows the process by the file's
-size (measured: +65 MB per 1,000 patients, 10,000 patients -> +580 MB; flat at ~226 MB without
-pre-buffering). Every pass that streams a cohort (validation, row hashing, radiomics, previews)
-opens it here.
+size (figures in docs/performance.md). Every pass that streams a cohort (validation, row hashing,
+radiomics, previews) opens it here.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import require_shared
 from tests.golden.ibsi_harness import PHANTOM_IMAGE, REFERENCE_CSV, compare_with_ibsi
 
 # Measured when docs/ibsi.md was written: every one of the 105 mappable features matched.
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.shared_data
 
 
 def test_reproduced_features_do_not_fall() -> None:
-    if not (PHANTOM_IMAGE.exists() and REFERENCE_CSV.exists()):
-        pytest.skip(f"IBSI phantom or reference values not found under {PHANTOM_IMAGE.parents[3]}")
+    require_shared(PHANTOM_IMAGE)
+    require_shared(REFERENCE_CSV)
     rows = compare_with_ibsi()
     compared = [r for r in rows if r.ours is not None and r.reference is not None]
     reproduced = [r.tag for r in compared if r.within]

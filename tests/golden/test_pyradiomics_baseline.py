@@ -24,6 +24,7 @@ import pytest
 
 from sonorisk.paths import SHARED_DATA_DIR
 from sonorisk.radiomics.extract import build_extractor, extract_images
+from tests.conftest import require_shared
 
 BASELINE = SHARED_DATA_DIR / "pyradiomics"
 CLASSES = ["firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm", "shape", "shape2D"]
@@ -42,9 +43,7 @@ pytestmark = pytest.mark.shared_data
 
 
 def _baseline(feature_class: str, case: str) -> tuple[dict[str, Any], dict[str, str], dict[str, float]]:
-    path = BASELINE / "baseline" / f"baseline_{feature_class}.csv"
-    if not path.exists():
-        pytest.skip(f"pyradiomics baseline not found at {path}")
+    path = require_shared(BASELINE / "baseline" / f"baseline_{feature_class}.csv")
     with path.open() as handle:
         reader = csv.reader(handle)
         header = next(reader)

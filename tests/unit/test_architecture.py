@@ -156,7 +156,7 @@ def test_stage_params_are_exactly_what_it_reads(stage: str) -> None:
     unread = [
         p
         for p in listed
-        if p not in use.sections and p not in use.keys and not (p in {k.split(".")[0] for k in use.keys})
+        if p not in use.sections and p not in use.keys and p not in {k.split(".")[0] for k in use.keys}
     ]
     assert unread == [], f"dvc.yaml lists params that stage {stage} never reads: {unread}"
 

@@ -1,1 +1,1 @@
-"""Cohorts: schema, synthetic generator, ingest of real data, splits."""
+"""Cohorts: real data ingested from folders, splits that keep persons whole, preview montages."""

@@ -14,11 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 SUBTYPES = ("luminal_a", "luminal_b", "her2_enriched", "triple_negative")
-T_STAGES = ("T1", "T2", "T3", "T4")
 N_STAGES = ("N0", "N1", "N2", "N3")
-RECEPTOR_VALUES = ("positive", "negative")
-MENOPAUSAL_VALUES = ("pre", "post")
-PATIENT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
 # T stage by largest diameter (AJCC 8th): T1 <= 20 mm < T2 <= 50 mm < T3. T4 is any size with
 # chest-wall or skin extension, so the image alone cannot tell it.
@@ -68,20 +64,6 @@ CLINICAL_COLUMNS = (
     "ki67_pct",
     "molecular_subtype",
     "lvi",
-)
-
-TRUTH_SCHEMA = pa.schema(
-    [
-        pa.field("patient_id", pa.string()),
-        pa.field("cohort_id", pa.string()),
-        pa.field("center", pa.string()),
-        pa.field("latent_aggressiveness", pa.float64()),
-        pa.field("margin_irregularity", pa.float64()),
-        pa.field("clinical_logit", pa.float64()),
-        pa.field("true_logit", pa.float64()),
-        pa.field("true_probability", pa.float64()),
-        pa.field("brain_metastasis", pa.bool_()),
-    ]
 )
 
 

@@ -44,15 +44,12 @@ class ScoringPlan:
     decode_batch_size: int
     read_blocks: int = 1
     threads_per_actor: int = 1  # torch threads of a CPU actor
-    # Declared memory of one decode task: Ray Data measured a decode worker's peak at 0.6-1 GB (the
-    # worker, Arrow read buffers, a block of PNGs and their crops). Besides informing the scheduler,
-    # it keeps Ray Data from fusing the decode stage into the predictor actors: fused, the actors
-    # would decode serially and nothing could decode while they start (importing torch takes seconds).
+    # Declared memory of one decode task; it also keeps Ray Data from fusing decoding into the
+    # predictor actors, which would then decode serially (docs/performance.md, "DL scoring plan").
     decode_memory: int = 2**30
 
 
-# What one CPU actor may hold at the study's 224 px with batches of 64 (torch and timm, the network,
-# a batch of activations); measured ~1.2 GB resident, ~1 GB of it private. Caps the actor count.
+# What one CPU actor may hold at 224 px with batches of 64; caps the actor count (docs/performance.md).
 CPU_ACTOR_MEMORY = 3 * 2**29
 
 
@@ -61,12 +58,9 @@ def plan_resources(batch_size: int, actors: int | None = None, rows: int | None 
     as many as the cluster's memory holds at ``CPU_ACTOR_MEMORY`` each) or ``actors`` actors sharing
     the cores' threads. CPU actors hold no logical CPU (see below).
 
-    Why one thread per actor: a torch process running two threads on two cores loses 10-15 % to
-    synchronising them (every operator waits for the slower thread; any other process on a core
-    stalls both). Two single-threaded processes scored 512 crops at 224 px in 39.2 s, one
-    two-threaded process in 42.4-46.6 s, on this project's 2-core machine. The price is one more
-    process importing torch (~1 GB at 224 px): a caller with a memory budget passes ``actors``.
-    Never more CPU actors than ``rows`` make batches: an actor with nothing to score costs a start.
+    One thread per actor, because two one-thread processes score faster than one two-thread
+    process (docs/performance.md, "DL scoring plan"); a caller with a memory budget passes
+    ``actors``. Never more CPU actors than ``rows`` make batches: an idle actor still costs a start.
     """
     import ray
 
@@ -79,10 +73,8 @@ def plan_resources(batch_size: int, actors: int | None = None, rows: int | None 
         batches = cpus if rows is None else -(-rows // batch_size)
         actors = max(1, min(cpus, batches, int(resources.get("memory", 0) // CPU_ACTOR_MEMORY)))
     # CPU actors hold no logical CPU, so every one stays free for the read, repartition, decode and
-    # write tasks. With the actors holding all but one, a 2,048-case run on 2 cores stalled: a
-    # repartition task whose output was backpressured kept the one free CPU, the decode task
-    # queued behind it, and nothing decoded for the first 58-100 s (Ray Data 2.60). The cores are
-    # shared in fact either way; decoding is ~4 % of the CPU time at 224 px.
+    # write tasks: a backpressured repartition task holding the last free one stalled decoding
+    # (docs/performance.md, "DL scoring plan").
     return ScoringPlan(actors, 0.0, 0.0, batch_size, 32, blocks, max(1, cpus // actors))
 
 
@@ -103,9 +95,8 @@ def _driver_side_parquet_listing() -> Iterator[None]:
     Ray Data 2.60's default (``use_datasource_v2``) lists files in a ListFiles task through a pool
     of footer-reader actors (32 unless ``RAY_DATA_PARQUET_FOOTER_NUM_ACTORS`` says otherwise):
     made for thousands of files on a cluster. A scoring run reads a few cohort files, and starting
-    those processes held the predictors' start back by ~4 s of every run on 2 cores (median of 3,
-    512 cases: 58.5 s with it, 54.2 s without). The flag is read when the read is built; it is
-    restored at once, so other reads in this process keep Ray's default.
+    those processes delays the predictors (docs/performance.md). The flag is read when the read is
+    built; it is restored at once, so other reads in this process keep Ray's default.
     """
     import ray
 

@@ -93,10 +93,10 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
 
     card = verify_model(folder)
     weights = folder / card["weights_file"]
-    # Built on the meta device (shapes only: no random initialisation to throw away, ~0.3 s of a
-    # scoring actor's start at 224 px), then given fresh memory and the file's tensors. Copied, not
-    # adopted (``assign=True``): tensors inside the file's buffer are not 64-byte aligned, and
-    # kernels then round differently (~1e-8), so scores would depend on where the file landed.
+    # Built on the meta device (no random initialisation to throw away), then given fresh memory and
+    # the file's tensors. Copied, not adopted (``assign=True``): tensors inside the file's buffer are
+    # not 64-byte aligned, and kernels then round differently, so scores would depend on where the
+    # file landed (docs/performance.md, "Model loading").
     with torch.device("meta"):
         model = create_model(card["architecture"], **card["options"], **card["preprocess"])
     tensors = {name for name, _ in [*model.network.named_parameters(), *model.network.named_buffers()]}

@@ -1,1 +1,1 @@
-"""Metrics, statistical tests and reports."""
+"""Every model on every cohort: results tables, figures, SHAP values and the HTML report."""

@@ -18,19 +18,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from sonorisk.modelling.folds import stratified_folds
 from sonorisk.stats.classification import brier
-
-
-class Calibrator(Protocol):
-    method: str
-
-    def apply(self, raw: np.ndarray) -> np.ndarray: ...
-
-    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -99,12 +92,9 @@ def choose_calibrator(
 
     Returns the fitted calibrator and {method: CV Brier}. Ties go to Platt (two parameters).
     """
-    from sklearn.model_selection import StratifiedKFold
-
     y = np.asarray(labels).astype(bool)
     raw = np.asarray(raw, dtype=np.float64)
-    n_folds = max(2, min(folds, int(y.sum()), int((~y).sum())))
-    splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(raw, y))
+    splits = stratified_folds(y, folds, seed)
     cv_brier = {}
     for method, fitter in _FITTERS.items():
         held_out = np.empty(y.size)

@@ -1,1 +1,1 @@
-"""Image maths on arrays: decoding, masks, B-mode simulation. Imports no stage above it."""
+"""Image I/O on arrays: decoding and encoding, file readers, lesion ROI crops. Imports no layer above it."""

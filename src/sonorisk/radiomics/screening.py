@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import mannwhitneyu, spearmanr
 
+from sonorisk.modelling.folds import stratified_folds
+
 MIN_UNIVARIATE = 5  # keep at least this many by p-value, so LASSO always has candidates
 
 
@@ -93,14 +95,12 @@ def drop_redundant(z: np.ndarray, order: np.ndarray, max_abs_rho: float) -> list
 
 def _lasso(z: np.ndarray, y: np.ndarray, params: ScreeningParams) -> tuple[np.ndarray, float, float]:
     from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
 
-    folds = max(2, min(params.lasso_folds, int(y.sum()), int((~y).sum())))
     model = LogisticRegressionCV(
         # Penalties from strong (C = 1e-3: nothing selected) to mild (C ~ 3); weaker penalties
         # only over-fit a few hundred patients and make liblinear crawl towards separation.
         Cs=np.logspace(-3.0, 0.5, params.lasso_cs),
-        cv=StratifiedKFold(folds, shuffle=True, random_state=params.seed),
+        cv=stratified_folds(y, params.lasso_folds, params.seed),
         l1_ratios=(1.0,),
         # liblinear: exact L1 path, fast on a few hundred rows; it penalises the intercept as a
         # weight, so it is scaled up (x10) to make that penalty small.

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sonorisk.atomic_file import atomic_path
-from sonorisk.contracts.schema import COHORT_SCHEMA, TRUTH_SCHEMA
+from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.imaging.codec import encode_png
 from sonorisk.stats.auc import auc
 from sonorisk.synthetic.bmode import simulate_bmode
@@ -51,6 +51,21 @@ GENERATOR_VERSION = "1"
 CHUNK_ROWS = 64
 # A data cut fixed in the generator (not "today") keeps files byte-identical across days.
 DATA_CUT = dt.date(2026, 6, 30)
+
+# The generator's truth file, one row per patient; never a model input.
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("patient_id", pa.string()),
+        pa.field("cohort_id", pa.string()),
+        pa.field("center", pa.string()),
+        pa.field("latent_aggressiveness", pa.float64()),
+        pa.field("margin_irregularity", pa.float64()),
+        pa.field("clinical_logit", pa.float64()),
+        pa.field("true_logit", pa.float64()),
+        pa.field("true_probability", pa.float64()),
+        pa.field("brain_metastasis", pa.bool_()),
+    ]
+)
 
 
 @dataclass(frozen=True)
