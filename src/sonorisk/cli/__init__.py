@@ -43,7 +43,3 @@ def main(argv: list[str] | None = None) -> int:
     except ConnectionError as problem:
         print(f"sonorisk {args.command}: error: cannot reach the Ray cluster: {problem}", file=sys.stderr)
         return EXIT_COHORT_PROBLEM
-
-
-if __name__ == "__main__":
-    sys.exit(main())
