@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sonorisk import paths
 from sonorisk.bundle import pipeline_provenance, pipeline_sources, write_bundle
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
@@ -15,4 +16,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("bundle", main)

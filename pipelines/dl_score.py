@@ -5,6 +5,7 @@ from __future__ import annotations
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
 from sonorisk.deep.score_job import score_job
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
@@ -19,4 +20,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("dl_score", main)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sonorisk import paths
 from sonorisk.deep.train_job import TrainOutputs, train_job
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
@@ -13,4 +14,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("dl_train", main)

@@ -8,11 +8,12 @@ import json
 
 from sonorisk import paths
 from sonorisk.evaluation.job import EvaluationInputs, EvaluationOutputs, results_lines, run_evaluation
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
 def main() -> None:
-    params = stage_params("evaluate")
+    study = stage_params("study")
     settings = paths.PROJECT_ROOT / stage_params("radiomics")["settings"]
     models = [
         p
@@ -25,12 +26,15 @@ def main() -> None:
         scores=paths.FUSION_SCORES,
         fusion_model=paths.FUSION_MODELS,
         validated=paths.validated_cohorts(),
-        truth=sorted(paths.TRUTH_DIR.glob("*.truth.parquet")),
-        validation_summaries=sorted(paths.VALIDATION_REPORTS.glob("*.json")),
+        truth=paths.truth_files(),
+        validation_summaries=paths.validation_summaries(),
         settings_files=[paths.PARAMS_FILE, settings],
         model_files=models,
-        title=params["title"],
+        title=f"SonoRisk: risk of {study['outcome_wording']} ({study['name']})",
         fusion_summary={"best": selection["selection"]["best"]},
+        outcome_wording=study["outcome_wording"],
+        split=paths.SPLIT_FILE,
+        screening=paths.SCREENING_REPORT,
     )
     outputs = EvaluationOutputs()
     doc = run_evaluation(inputs, outputs)
@@ -39,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("evaluate", main)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sonorisk import paths
 from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion, summary_line, write_summary
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
@@ -17,4 +18,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("fusion", main)

@@ -1,19 +1,22 @@
-"""DVC stage `radiomics`: pyradiomics features of every validated row (Ray tasks), plus the second
-reader's masks on training cases for the robustness (ICC) screen."""
+"""DVC stage `radiomics`: pyradiomics features of every validated row (Ray tasks), plus, for the
+robustness screens of the training cases, seeded image perturbations and any second reader's masks."""
 
 from __future__ import annotations
 
 from sonorisk import paths
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 from sonorisk.radiomics.extract_job import run_extraction
+from sonorisk.radiomics.perturbation import PerturbationSettings
 from sonorisk.radiomics.settings import load_settings
 
 
 def main() -> None:
     params = stage_params("radiomics")
     settings = load_settings(paths.PROJECT_ROOT / params["settings"])
-    run_extraction(paths.validated_cohorts(), paths.SPLIT_FILE, settings, params["cases_per_task"])
+    perturbation = PerturbationSettings.load(paths.PROJECT_ROOT / params["perturbation"])
+    run_extraction(paths.validated_cohorts(), paths.SPLIT_FILE, settings, perturbation, params["cases_per_task"])
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("radiomics", main)

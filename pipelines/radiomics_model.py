@@ -4,6 +4,7 @@ the clinical-only baseline, fitted on training rows only; scores and AUCs with 9
 from __future__ import annotations
 
 from sonorisk import paths
+from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 from sonorisk.radiomics.model_job import RadiomicsModelInputs, params_from_section, run_radiomics_models
 
@@ -14,4 +15,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("radiomics_model", main)

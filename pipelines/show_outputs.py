@@ -10,7 +10,6 @@ from sonorisk import paths
 
 _OUTPUTS = [
     paths.COHORTS_DIR,
-    paths.TRUTH_DIR,
     paths.VALIDATED_DIR,
     paths.QUARANTINE_DIR,
     paths.SPLIT_FILE.parent,
@@ -74,10 +73,15 @@ def main() -> None:
             print(f"  {path.as_posix() + '/':28s} {_size(path):>10s}  {shown}")
     split = _metrics("split")
     if split:
-        print("\nPatients (positive): " + ", ".join(f"{k} {v['patients']} ({v['positive']})" for k, v in split.items()))
-    synth = _metrics("synth")
-    if synth and "oracle_auc" in synth:
-        print(f"Oracle AUC of the synthetic cohort (the ceiling any model can reach): {synth['oracle_auc']:.3f}")
+        counts = ", ".join(
+            f"{k} {v['images']} images / {v['persons']} persons ({v['positive']})" for k, v in split.items()
+        )
+        print(f"\nSplits, images / persons (positive): {counts}")
+    for path in sorted((paths.METRICS_DIR / "synth").glob("*.json")):
+        synth = json.loads(path.read_text())
+        print(
+            f"Oracle AUC of synthetic cohort {path.stem} (the ceiling any model can reach): {synth['oracle_auc']:.3f}"
+        )
     rows = auc_rows()
     if rows:
         print("\nAUC [95 % DeLong CI] of each stage's models (the DL zoo in full)")
@@ -96,9 +100,11 @@ def main() -> None:
         "\n`dvc metrics show` lists every metric; `dvc plots show` renders ROC, calibration and decision curves; "
         "`dvc dag` shows the stages."
     )
-    for index in sorted(paths.DATA_DOCS_DIR.glob("*/index.html")):
+    for index in sorted(paths.VALIDATION_REPORTS.glob("*/data_docs/index.html")):
         print(f"Great Expectations Data Docs: {index}")
-    print("Preview montages: " + ", ".join(str(p) for p in sorted(paths.PREVIEW_DIR.glob("*.png"))))
+    previews = sorted(paths.PREVIEW_DIR.glob("*/*.png"))
+    if previews:
+        print("Preview montages: " + ", ".join(str(p) for p in previews))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
-"""DVC stage `split`: training / internal validation / external validation per patient."""
+"""DVC stage `split`: training / internal validation / external validation per row, persons whole."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -10,32 +8,44 @@ import pyarrow.parquet as pq
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.cohort.split import assign_splits
+from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
-
-_COLUMNS = ["patient_id", "case_id", "cohort_id", "center"]
 
 
 def main() -> None:
+    study = stage_params("study")
     params = stage_params("split")
-    tables = [pq.read_table(path, columns=[*_COLUMNS, params["outcome"]]) for path in paths.validated_cohorts()]
+    person, outcome = study["person_column"] or "patient_id", study["outcome"]
+    tables = []
+    for path in paths.validated_cohorts():
+        present = set(pq.read_schema(path).names)
+        if outcome not in present:
+            raise StudyError(f"{path.name}: no outcome column '{outcome}' (study.outcome)")
+        wanted = ["patient_id", "cohort_id", "center", outcome, *([person] if person in present else [])]
+        tables.append(pq.read_table(path, columns=wanted))
     splits = assign_splits(
-        pa.concat_tables(tables),
-        outcome=params["outcome"],
-        development_centre=params["development_centre"],
-        external_centres=params["external_centres"],
+        pa.concat_tables(tables, promote_options="default"),
+        outcome=outcome,
+        development_centre=str(study["development_centre"]),
+        external_centres=[str(c) for c in study["external_centres"]],
         internal_fraction=float(params["internal_validation_fraction"]),
         seed=int(params["seed"]),
+        person_column=person,
     )
     write_parquet(splits, paths.SPLIT_FILE)
-    counts: dict[str, dict[str, int]] = {}
-    for split, outcome in zip(splits.column("split").to_pylist(), splits.column("outcome").to_pylist(), strict=True):
-        tally = counts.setdefault(split, Counter())
-        tally["patients"] += 1
-        tally["positive"] += bool(outcome)
-    write_json(paths.metrics_file("split"), {k: dict(v) for k, v in sorted(counts.items())}, sort_keys=False)
-    for split, tally in sorted(counts.items()):
-        print(f"split {split}: {tally['patients']} patients, {tally['positive']} positive")
+    split, person, outcome_of = (splits.column(c).to_pylist() for c in ("split", "person", "outcome"))
+    summary = {
+        name: {
+            "images": split.count(name),
+            "persons": len({p for s, p in zip(split, person, strict=True) if s == name}),
+            "positive": sum(1 for s, y in zip(split, outcome_of, strict=True) if s == name and y),
+        }
+        for name in sorted(set(split))
+    }
+    write_json(paths.metrics_file("split"), summary, sort_keys=False)
+    for name, counts in summary.items():
+        print(f"split {name}: {counts['images']} images of {counts['persons']} persons, {counts['positive']} positive")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("split", main)

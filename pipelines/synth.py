@@ -1,41 +1,46 @@
-"""DVC stage `synth`: the embedded default cohort, its truth file and preview montages."""
+"""DVC stage `synth@<name>`: one synthetic cohort of the study, its truth file and preview montages."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
 from sonorisk.cohort.preview import write_previews
+from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
 from sonorisk.synthetic.centres import parse_centres
 from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 
-def main() -> None:
-    params = stage_params("synth")
+def main(name: str) -> None:
+    cohorts = stage_params("synth")["cohorts"] or {}
+    if name not in cohorts:
+        raise StudyError(f"synth.cohorts has no entry '{name}' (entries: {', '.join(cohorts) or 'none'})")
+    spec = cohorts[name]
     config = SynthConfig(
-        centres=parse_centres(params["centres"]),
-        seed=int(params["seed"]),
-        cohort_id=params["cohort_id"],
-        labels=bool(params["labels"]),
-        second_reader=bool(params["second_reader"]),
+        centres=parse_centres(str(spec["centres"])),
+        seed=int(spec["seed"]),
+        cohort_id=name,
+        labels=bool(spec["labels"]),
+        second_reader=bool(spec["second_reader"]),
     )
-    cohort, truth = paths.cohort_file(config.cohort_id), paths.truth_file(config.cohort_id)
+    cohort, truth = paths.cohort_file(name), paths.truth_file(name)
     summary = write_synthetic_cohort(config, cohort, truth, workers=os.cpu_count() or 1, progress=False)
-    write_previews(cohort, paths.PREVIEW_DIR)
+    write_previews(cohort, paths.PREVIEW_DIR / name)
     metrics = {
         "patients": summary.n,
         "per_centre": summary.per_centre,
         "prevalence": round(summary.prevalence, 4),
         "oracle_auc": round(summary.oracle_auc, 4),
     }
-    write_json(paths.metrics_file("synth"), metrics)
+    write_json(paths.synth_metrics(name), metrics)
     print(
-        f"synth: {summary.n} patients {summary.per_centre}, prevalence {summary.prevalence:.1%}, "
+        f"synth {name}: {summary.n} patients {summary.per_centre}, prevalence {summary.prevalence:.1%}, "
         f"oracle AUC {summary.oracle_auc:.3f}"
     )
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("synth", lambda: main(sys.argv[1]))

@@ -1,42 +1,47 @@
-"""DVC stage `validate`: every cohort named in params through the data contracts."""
+"""DVC stage `validate@<name>`: one cohort of the study through the data contracts."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import sys
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
 from sonorisk.contracts.validate import validate_cohort, write_summary
+from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
 
 
-def main() -> None:
-    params = stage_params("validate")
-    run_date = dt.date.fromisoformat(params["run_date"]) if params.get("run_date") else None
-    totals = {}
-    for cohort in map(Path, params["cohorts"]):
-        name = cohort.name.removesuffix(".parquet")
-        summary = validate_cohort(
-            cohort,
-            paths.VALIDATED_DIR / f"{name}.parquet",
-            paths.QUARANTINE_DIR / f"{name}.parquet",
-            docs_dir=paths.DATA_DOCS_DIR / name,
-            run_date=run_date,
-            progress=False,
+def main(name: str) -> None:
+    run_date = stage_params("validate")["run_date"]
+    cohort = paths.cohort_file(name)
+    if not cohort.is_file():
+        raise StudyError(
+            f"{cohort} does not exist: study.cohorts names '{name}'; ingest it there and `dvc add` it "
+            "(docs/own-study.md), or mark it `synthetic`"
         )
-        write_summary(summary, paths.VALIDATION_REPORTS / f"{name}.json")
-        totals[name] = {
-            "rows_in": summary.rows_in,
-            "rows_valid": summary.rows_valid,
-            "rows_quarantined": summary.rows_quarantined,
-        }
-        print(
-            f"validate {name}: {summary.rows_in} in = {summary.rows_valid} valid"
-            f" + {summary.rows_quarantined} quarantined"
-        )
-    write_json(paths.metrics_file("validation"), totals)
+    summary = validate_cohort(
+        cohort,
+        paths.VALIDATED_DIR / f"{name}.parquet",
+        paths.QUARANTINE_DIR / f"{name}.parquet",
+        docs_dir=paths.validation_dir(name) / "data_docs",
+        run_date=dt.date.fromisoformat(str(run_date)) if run_date else None,
+        progress=False,
+    )
+    write_summary(summary, paths.validation_dir(name) / "summary.json")
+    totals = {
+        "rows_in": summary.rows_in,
+        "rows_valid": summary.rows_valid,
+        "rows_quarantined": summary.rows_quarantined,
+    }
+    write_json(paths.validation_metrics(name), totals)
+    print(
+        f"validate {name}: {summary.rows_in} in = {summary.rows_valid} valid + {summary.rows_quarantined} quarantined"
+    )
+    if summary.rows_valid == 0:
+        rules = ", ".join(f"{rule} ({n})" for rule, n in summary.report["reasons_by_rule"].items())
+        raise StudyError(f"cohort '{name}': no valid rows; every row was quarantined: {rules}")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("validate", lambda: main(sys.argv[1]))

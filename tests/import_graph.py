@@ -172,6 +172,14 @@ def stage_code_deps(stage: str) -> list[str]:
     return collapse({module, *closure(module)})
 
 
+def stage_definitions() -> dict[str, dict[str, Any]]:
+    """dvc.yaml's stages, a ``foreach`` stage by its ``do`` body (one module for all its items)."""
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return {name: entry["do"] if "foreach" in entry else entry for name, entry in stages.items()}
+
+
 def module_table() -> str:
     """Markdown: every ``src/sonorisk`` module with its line count, by package."""
     lines = ["| package | module (lines) |", "| --- | --- |"]
@@ -189,12 +197,10 @@ def module_table() -> str:
 if __name__ == "__main__":
     import sys
 
-    import yaml
-
     if sys.argv[1:] == ["modules"]:
         print(module_table())
         raise SystemExit(0)
-    for name in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]:
+    for name in stage_definitions():
         print(f"{name}:")
         for dep in stage_code_deps(name):
             print(f"  - {dep}")

@@ -5,8 +5,8 @@ Pipeline paths are relative: DVC runs every stage, and the CLI's defaults resolv
 root (the folder with ``dvc.yaml``).
 
 Example:
-    >>> metrics_file("split").as_posix(), cohort_file("synthetic-default").as_posix()
-    ('reports/metrics/split.json', 'data/cohorts/synthetic-default.parquet')
+    >>> metrics_file("split").as_posix(), truth_file("synthetic-default").as_posix()
+    ('reports/metrics/split.json', 'data/cohorts/synthetic-default.truth.parquet')
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ PARAMS_FILE = Path("params.yaml")
 # DVC outputs (git-ignored, DVC-tracked).
 DATA_DIR = Path("data")
 COHORTS_DIR = DATA_DIR / "cohorts"
-TRUTH_DIR = DATA_DIR / "truth"
 VALIDATED_DIR = DATA_DIR / "validated"
 QUARANTINE_DIR = DATA_DIR / "quarantine"
 SPLIT_FILE = DATA_DIR / "splits" / "split.parquet"
 FEATURES_DIR = DATA_DIR / "features"
 RADIOMICS_FEATURES = FEATURES_DIR / "radiomics.parquet"
 READER2_FEATURES = FEATURES_DIR / "radiomics_reader2.parquet"
+PERTURBED_FEATURES = FEATURES_DIR / "radiomics_perturbed.parquet"
 SCORES_DIR = DATA_DIR / "scores"
 RADIOMICS_SCORES = SCORES_DIR / "radiomics.parquet"
 DL_SCORES = SCORES_DIR / "dl.parquet"
@@ -46,7 +46,6 @@ REPORTS_DIR = Path("reports")
 METRICS_DIR = REPORTS_DIR / "metrics"
 PREVIEW_DIR = REPORTS_DIR / "preview"
 VALIDATION_REPORTS = REPORTS_DIR / "validation"
-DATA_DOCS_DIR = VALIDATION_REPORTS / "data_docs"
 SCREENING_REPORT = REPORTS_DIR / "radiomics" / "screening.json"
 RADIOMICS_METRICS = METRICS_DIR / "radiomics.json"
 DEEP_METRICS = METRICS_DIR / "deep.json"
@@ -73,7 +72,29 @@ def cohort_file(cohort_id: str) -> Path:
 
 
 def truth_file(cohort_id: str) -> Path:
-    return TRUTH_DIR / f"{cohort_id}.truth.parquet"
+    """A synthetic cohort's truth file, beside the cohort (never a model input)."""
+    return COHORTS_DIR / f"{cohort_id}.truth.parquet"
+
+
+def truth_files() -> list[Path]:
+    return sorted(COHORTS_DIR.glob("*.truth.parquet"))
+
+
+def synth_metrics(cohort_id: str) -> Path:
+    return METRICS_DIR / "synth" / f"{cohort_id}.json"
+
+
+def validation_dir(cohort_id: str) -> Path:
+    """A cohort's validation summary (``summary.json``) and Great Expectations Data Docs."""
+    return VALIDATION_REPORTS / cohort_id
+
+
+def validation_summaries() -> list[Path]:
+    return sorted(VALIDATION_REPORTS.glob("*/summary.json"))
+
+
+def validation_metrics(cohort_id: str) -> Path:
+    return METRICS_DIR / "validation" / f"{cohort_id}.json"
 
 
 def validated_cohorts() -> list[Path]:

@@ -44,7 +44,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(PROJECT_ROOT / name, root / name)
     (root / "dvc.lock").unlink(missing_ok=True)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["synth"]["centres"] = "A=70,B=50"
+    params["synth"]["cohorts"]["synthetic-default"]["centres"] = "A=70,B=50"
     # A lighter zoo than the demo's, so the stages can be re-run twice more below.
     params["dl_train"]["models"] = {"resnet34": {}, "resnet34_vit": params["dl_train"]["models"]["resnet34_vit"]}
     params["dl_train"]["profiles"]["cpu"]["epochs"] = 4
@@ -66,8 +66,8 @@ def reproduced(project: Path) -> tuple[Path, str]:
 def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Path, str]) -> None:
     project, out = reproduced
     for stage in (
-        "synth",
-        "validate",
+        "synth@synthetic-default",
+        "validate@synthetic-default",
         "split",
         "radiomics",
         "radiomics_model",
@@ -77,10 +77,10 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
         "evaluate",
     ):
         assert f"Running stage '{stage}'" in out
-    synth = json.loads((project / "reports/metrics/synth.json").read_text())
+    synth = json.loads((project / "reports/metrics/synth/synthetic-default.json").read_text())
     assert synth["patients"] == 120
     assert synth["per_centre"] == {"A": 70, "B": 50}
-    validation = json.loads((project / "reports/metrics/validation.json").read_text())["synthetic-default"]
+    validation = json.loads((project / "reports/metrics/validation/synthetic-default.json").read_text())
     assert validation["rows_in"] == validation["rows_valid"] + validation["rows_quarantined"] == 120
     radiomics = json.loads((project / "reports/metrics/radiomics.json").read_text())
     for model in ("clinical_only", "rad_score", "radiomics_clinical_xgb"):
@@ -89,8 +89,8 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
             assert 0.0 <= auc["ci_low"] <= auc["auc"] <= auc["ci_high"] <= 1.0
     for name in ("rad_score.json", "clinical_logistic.json", "radiomics_clinical_xgb.ubj"):
         assert (project / "models/radiomics" / name).stat().st_size > 0
-    assert (project / "reports/validation/data_docs/synthetic-default/index.html").exists()
-    assert sorted(p.name for p in (project / "reports/preview").glob("*.png")) == [
+    assert (project / "reports/validation/synthetic-default/data_docs/index.html").exists()
+    assert sorted(p.name for p in (project / "reports/preview/synthetic-default").glob("*.png")) == [
         "preview_centre_A.png",
         "preview_centre_B.png",
     ]
@@ -108,7 +108,9 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
     plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", "dvc_plots"], project)
     assert "dvc_plots/index.html" in plots
     page = (project / "dvc_plots/index.html").read_text()
-    assert "ROC, external centre B" in page and "Calibration, external centre B" in page
+    for kind in ("roc", "calibration", "decision"):  # one plot per cohort, whatever centres the study has
+        for cohort in ("training", "internal_validation", "external_B"):
+            assert f"reports/plots/{kind}/{cohort}.csv" in page
 
 
 # --- Issue 5: no external row influences a fitted object; shuffled labels learn nothing ---------

@@ -152,3 +152,77 @@ def test_mapping_naming_a_missing_csv_column_is_a_clear_error(tmp_path: Path) ->
     mapping = Mapping.from_dict({"csv": {"id": "image", "fields": {"age": "AGE_AT_SURGERY"}}})
     with pytest.raises(ValueError, match="AGE_AT_SURGERY"):
         ingest_folder(images, masks, table, mapping, tmp_path / "c.parquet", tmp_path / "r.json", 0.1)
+
+
+@pytest.mark.shared_data
+def test_one_folder_with_unsafe_ids_is_mapped_or_refused_and_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Images and `_mask` files in one folder, IDs like `benign (1)` (as a public set names them): ingest
+    maps the IDs onto the contract's rule (originals kept), so validation quarantines nothing; with
+    `--ids refuse` it stops naming the rule."""
+    busbra = require_busbra()
+    rows = list(csv.DictReader((busbra / "bus_data_sample.csv").open(encoding="utf-8-sig")))[:6]
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    names = []
+    for i, row in enumerate(rows):
+        name = f"{row['Pathology']} ({i + 1})"
+        names.append(name)
+        (folder / f"{name}.png").write_bytes((busbra / "images" / f"{row['ID']}.png").read_bytes())
+        mask = busbra / "masks" / f"mask_{row['ID'].removeprefix('bus_')}.png"
+        (folder / f"{name}_mask.png").write_bytes(mask.read_bytes())
+    (folder / "notes.txt").write_text("a file nobody maps")
+    with (tmp_path / "cases.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "person", "label"])
+        writer.writerows([name, row["Case"], row["Pathology"]] for name, row in zip(names, rows, strict=True))
+    (tmp_path / "map.yaml").write_text(
+        "files: {image: '^(?P<key>.+)\\.png$'}\ncsv: {id: image, case_id: person}\n"
+        "outcomes: {malignant: {column: label, positive: [malignant], negative: [benign]}}\n"
+    )
+    common = ["ingest", "--images", str(folder), "--mask-suffix", "_mask", "--clinical", str(tmp_path / "cases.csv")]
+    common += ["--mapping", str(tmp_path / "map.yaml"), "--pixel-spacing", "0.1", "--center", "H1"]
+    assert main([*common, "--out", str(tmp_path / "refused.parquet"), "--ids", "refuse"]) == 2
+    refusal = capsys.readouterr().err.strip()
+    assert "patient_id_format" in refusal and "'benign (1)'" in refusal and len(refusal.splitlines()) == 1
+    assert not (tmp_path / "refused.parquet").exists()
+
+    assert main([*common, "--out", str(tmp_path / "mapped.parquet")]) == 0
+    printed = capsys.readouterr().out
+    assert "6 IDs mapped" in printed and "1 unrecognised files, e.g. notes.txt" in printed and "(one folder)" in printed
+    summary = validate_cohort(
+        tmp_path / "mapped.parquet", tmp_path / "v.parquet", tmp_path / "q.parquet", progress=False
+    )
+    assert (summary.rows_valid, summary.rows_quarantined) == (6, 0)
+    valid = pq.read_table(tmp_path / "v.parquet").to_pylist()
+    assert [r["source_id"] for r in valid] == names
+    assert [r["patient_id"] for r in valid] == [n.replace(" (", "-").rstrip(")") for n in names]
+    assert {r["center"] for r in valid} == {"H1"}
+    report = json.loads((tmp_path / "mapped.ingest.json").read_text())
+    assert report["ids_mapped"]["benign (1)"] == "benign-1" and report["images_without_mask"] == []
+
+
+@pytest.mark.shared_data
+def test_class_sub_folders_give_the_outcome_without_a_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    busbra = require_busbra()
+    rows = list(csv.DictReader((busbra / "bus_data_sample.csv").open(encoding="utf-8-sig")))[:8]
+    for row in rows:
+        folder = tmp_path / "delivery" / row["Pathology"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{row['ID']}.png").write_bytes((busbra / "images" / f"{row['ID']}.png").read_bytes())
+        mask = busbra / "masks" / f"mask_{row['ID'].removeprefix('bus_')}.png"
+        (folder / f"{row['ID']}_mask.png").write_bytes(mask.read_bytes())
+    out = tmp_path / "classes.parquet"
+    args = ["ingest", "--images", str(tmp_path / "delivery"), "--mask-suffix", "_mask", "--center", "H2"]
+    args += ["--class-folders", "malignant", "--positive", "malignant", "--pixel-spacing", "0.1", "--out", str(out)]
+    assert main(args) == 0
+    summary = validate_cohort(out, tmp_path / "v.parquet", tmp_path / "q.parquet", progress=False)
+    assert (summary.rows_valid, summary.rows_quarantined) == (8, 0)
+    valid = {r["patient_id"]: r["malignant"] for r in pq.read_table(tmp_path / "v.parquet").to_pylist()}
+    assert valid == {r["ID"]: r["Pathology"] == "malignant" for r in rows}
+    capsys.readouterr()
+    assert (
+        main(["ingest", "--images", str(tmp_path / "delivery"), "--class-folders", "malignant", "--out", str(out)]) == 2
+    )
+    assert "--positive" in capsys.readouterr().err

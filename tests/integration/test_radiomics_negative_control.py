@@ -12,7 +12,7 @@ from sonorisk.cohort.split import assign_splits
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.modelling.xgb import XgbSearch
 from sonorisk.radiomics.fanout import META_COLUMNS, extract_serial
-from sonorisk.radiomics.model_fit import ModelParams, fit_radiomics_models
+from sonorisk.radiomics.model_fit import ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.settings import from_params, load_settings
 from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
@@ -50,8 +50,15 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _fit(study: dict, y: np.ndarray):
     params = ModelParams(oof_folds=5, xgb=XgbSearch(max_depth=(2,), n_estimators=(100,), folds=3, seed=1), seed=1)
+    robustness = RobustnessInputs(  # the second reader's screen (this study has no perturbed cases)
+        reader2=study["x2"],
+        reader2_rows=study["x2_rows"],
+        perturbed=np.zeros((0, 0, 0)),
+        perturbed_rows=np.zeros(0, int),
+    )
+    persons = [str(r["patient_id"]) for r in study["rows"]]
     return fit_radiomics_models(
-        study["x"], study["names"], study["x2"], study["x2_rows"], study["rows"], study["split"], y, params
+        study["x"], study["names"], robustness, study["rows"], study["split"], y, persons, params
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -93,8 +94,8 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("cohort", type=Path, help="cohort Parquet")
     p.add_argument("--valid", type=Path, help="valid rows (default data/validated/<name>.parquet)")
     p.add_argument("--quarantine", type=Path, help="quarantined rows (default data/quarantine/<name>.parquet)")
-    p.add_argument("--summary", type=Path, help="JSON summary (default reports/validation/<name>.json)")
-    p.add_argument("--docs", type=Path, help="GE Data Docs folder (default reports/validation/data_docs/<name>)")
+    p.add_argument("--summary", type=Path, help="JSON summary (default reports/validation/<name>/summary.json)")
+    p.add_argument("--docs", type=Path, help="GE Data Docs folder (default reports/validation/<name>/data_docs)")
     p.add_argument("--run-date", type=dt.date.fromisoformat, help="judge 'not in the future' against this date")
     p.set_defaults(run=_run_validate)
 
@@ -105,8 +106,8 @@ def _run_validate(args: argparse.Namespace) -> int:
     name = args.cohort.name.removesuffix(".parquet")
     valid = args.valid or paths.VALIDATED_DIR / f"{name}.parquet"
     quarantine = args.quarantine or paths.QUARANTINE_DIR / f"{name}.parquet"
-    summary_path = args.summary or paths.VALIDATION_REPORTS / f"{name}.json"
-    docs = args.docs or paths.DATA_DOCS_DIR / name
+    summary_path = args.summary or paths.validation_dir(name) / "summary.json"
+    docs = args.docs or paths.validation_dir(name) / "data_docs"
     summary = validate_cohort(args.cohort, valid, quarantine, docs, args.run_date, progress=sys.stderr.isatty())
     write_summary(summary, summary_path)
     print(
@@ -132,20 +133,53 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--images", type=Path, required=True, help="folder of images")
-    p.add_argument("--masks", type=Path, required=True, help="folder of masks")
-    p.add_argument("--clinical", type=Path, required=True, help="clinical CSV, one row per image")
-    p.add_argument("--mapping", type=Path, required=True, help="YAML mapping of CSV columns and file names")
+    p.add_argument(
+        "--masks", type=Path, help="folder of masks (default: the images' folder, masks named by --mask-suffix)"
+    )
+    p.add_argument(
+        "--mask-suffix",
+        help="masks are NAME<suffix>.png (several outlines: NAME<suffix>_1.png, ...) beside NAME.png; "
+        "overrides the mapping's mask pattern (e.g. _mask)",
+    )
+    p.add_argument(
+        "--ids",
+        choices=("map", "refuse"),
+        default="map",
+        help="IDs that break the contract's rule [A-Za-z0-9._-]{1,64}: map them deterministically (the original "
+        "kept in column source_id, the mapping in the report) or refuse the cohort (default map)",
+    )
+    p.add_argument("--clinical", type=Path, help="clinical CSV, one row per image (not needed with --class-folders)")
+    p.add_argument("--mapping", type=Path, help="YAML mapping of CSV columns and file names (needed with --clinical)")
+    p.add_argument(
+        "--class-folders",
+        metavar="OUTCOME",
+        help="the outcome column OUTCOME comes from sub-folders of --images (e.g. benign/, malignant/); "
+        "no CSV needed, one row per image",
+    )
+    p.add_argument(
+        "--positive", action="append", default=[], help="a class sub-folder that is positive (repeat for several)"
+    )
     p.add_argument("--out", type=Path, required=True, help="cohort Parquet to write")
     p.add_argument("--pixel-spacing", type=float, help="mm per pixel for images that carry none (PNG/JPEG/BMP)")
     p.add_argument("--cohort-id", help="cohort_id value (default: the mapping's, else the output name)")
+    p.add_argument("--center", help="center value for every row (overrides the mapping's `center:`)")
     p.add_argument("--report", type=Path, help="JSON ingest report (default: beside --out, *.ingest.json)")
     p.set_defaults(run=_run_ingest)
 
 
 def _run_ingest(args: argparse.Namespace) -> int:
-    from sonorisk.cohort.ingest import ingest_folder, load_mapping
+    from sonorisk.cohort.ingest import ClassFolders, Mapping, ingest_folder, load_mapping
 
-    mapping = load_mapping(args.mapping)
+    if args.class_folders and not args.positive:
+        raise ValueError("--class-folders needs --positive FOLDER (the sub-folder(s) of positive images)")
+    if args.mapping:
+        mapping = load_mapping(args.mapping, args.mask_suffix)
+    elif args.class_folders:
+        mapping = Mapping.from_dict({"csv": {"id": "__id__"}}, args.mask_suffix)
+    else:
+        raise ValueError("--mapping is needed with --clinical (docs/ingest.md)")
+    if args.center:
+        mapping = dataclasses.replace(mapping, center_value=args.center, center_column=None)
     report_path = args.report or args.out.with_name(args.out.name.removesuffix(".parquet") + ".ingest.json")
     report = ingest_folder(
         images_dir=args.images,
@@ -156,17 +190,29 @@ def _run_ingest(args: argparse.Namespace) -> int:
         report_path=report_path,
         pixel_spacing_mm=args.pixel_spacing,
         cohort_id=args.cohort_id,
+        ids=args.ids,
+        class_folders=ClassFolders(args.class_folders, args.positive) if args.class_folders else None,
     )
-    print(f"wrote {args.out}: {report['rows_written']} rows")
+    print(
+        f"wrote {args.out}: {report['rows_written']} rows from {report['csv_rows']} CSV rows; "
+        f"{report['images_found']} images, {report['masks_found']} masks"
+        + (" (one folder)" if report["one_folder"] else "")
+    )
     for key in (
         "images_without_mask",
         "masks_without_image",
         "csv_rows_without_image",
         "images_without_csv_row",
+        "unrecognised_files",
         "unreadable",
     ):
         if report[key]:
-            more = " ..." if len(report[key]) > 5 else ""
-            print(f"  {len(report[key])} {key.replace('_', ' ')}: {', '.join(report[key][:5])}{more}")
+            more = " ..." if len(report[key]) > 3 else ""
+            print(f"  {len(report[key])} {key.replace('_', ' ')}, e.g. {', '.join(report[key][:3])}{more}")
+    if report["ids_mapped"]:
+        shown = ", ".join(f"{a!r} -> {b}" for a, b in list(report["ids_mapped"].items())[:3])
+        print(
+            f"  {len(report['ids_mapped'])} IDs mapped onto the contract's rule, e.g. {shown} (originals in source_id)"
+        )
     print(f"report {report_path}")
     return 0

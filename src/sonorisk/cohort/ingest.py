@@ -15,9 +15,9 @@ Example:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ import pyarrow.parquet as pq
 import yaml
 
 from sonorisk.atomic_file import atomic_path, write_json
+from sonorisk.cohort.folders import ClassFolders, class_folder_rows, index_files
+from sonorisk.cohort.ids import broken_ids, id_rule, map_ids
 from sonorisk.contracts.fields import load_field_contract
 from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.imaging.codec import ImageError
-from sonorisk.imaging.readers import LoadedImage, is_image_file, load_image, png_bytes, union_of_masks
+from sonorisk.imaging.readers import LoadedImage, load_image, png_bytes, union_of_masks
 
 _SUFFIX = r"\.(png|jpe?g|bmp|tiff?|nrrd|nhdr|nii|nii\.gz|dcm|mha|mhd)"
 DEFAULT_IMAGE_PATTERN = rf"^(?P<key>.+?){_SUFFIX}$"
@@ -67,18 +69,19 @@ class Mapping:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Mapping:
+    def from_dict(cls, raw: dict[str, Any], mask_suffix: str | None = None) -> Mapping:
         files, table = raw.get("files") or {}, raw.get("csv") or {}
         centre = raw.get("center") or {}
         if "id" not in table:
             raise ValueError("mapping: csv.id (the CSV column that names each image) is required")
+        suffix = mask_suffix or files.get("mask_suffix")
         return cls(
             id_column=table["id"],
             cohort_id=raw.get("cohort_id"),
             center_value=centre.get("value"),
             center_column=centre.get("column"),
             image_pattern=files.get("image", DEFAULT_IMAGE_PATTERN),
-            mask_pattern=files.get("mask", DEFAULT_MASK_PATTERN),
+            mask_pattern=mask_pattern(suffix) if suffix else files.get("mask", DEFAULT_MASK_PATTERN),
             csv_key_pattern=files.get("csv_key", r"^(?P<key>.+)$"),
             mask_label=raw.get("mask_label"),
             patient_id_column=table.get("patient_id"),
@@ -103,12 +106,24 @@ class Mapping:
         return self._key(self.csv_key_pattern, value)
 
 
-def load_mapping(path: Path) -> Mapping:
+def mask_pattern(suffix: str) -> str:
+    """File names of masks: ``NAME<suffix>.png``, ``NAME<suffix>_1.png``, ... (several outlines of
+    one image are merged by union); the image is ``NAME.png``, in the same folder or another.
+
+    Example:
+        >>> import re
+        >>> re.match(mask_pattern("_mask"), "benign (1)_mask_1.png").group("key")
+        'benign (1)'
+    """
+    return rf"^(?P<key>.+?){re.escape(suffix)}(_(?P<part>\d+))?{_SUFFIX}$"
+
+
+def load_mapping(path: Path, mask_suffix: str | None = None) -> Mapping:
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"mapping file {path} does not exist") from None
-    return Mapping.from_dict(raw or {})
+    return Mapping.from_dict(raw or {}, mask_suffix)
 
 
 def _typed(value: str, kind: str) -> Any:
@@ -132,20 +147,6 @@ def _typed(value: str, kind: str) -> Any:
     if kind == "date":
         return dt.date.fromisoformat(text[:10])
     return text
-
-
-def _index_files(folder: Path, key_of: Any) -> tuple[dict[str, list[Path]], list[str]]:
-    found: dict[str, list[Path]] = defaultdict(list)
-    unrecognised = []
-    for path in sorted(folder.iterdir()):
-        if not path.is_file():
-            continue
-        key = key_of(path.name) if is_image_file(path) else None
-        if key is None:
-            unrecognised.append(path.name)
-        else:
-            found[key].append(path)
-    return found, unrecognised
 
 
 def _spacing(
@@ -228,21 +229,36 @@ def _cohort_row(
 
 def ingest_folder(
     images_dir: Path,
-    masks_dir: Path,
-    clinical_csv: Path,
+    masks_dir: Path | None,
+    clinical_csv: Path | None,
     mapping: Mapping,
     out_path: Path,
     report_path: Path,
     pixel_spacing_mm: float | None = None,
     cohort_id: str | None = None,
+    ids: str = "map",
+    class_folders: ClassFolders | None = None,
 ) -> dict[str, Any]:
     """Build a cohort Parquet; return (and write) the ingest report.
 
+    Args:
+        masks_dir: the masks' folder; None: the images' folder (masks named by the mask pattern).
+        ids: ``map`` (IDs that break the contract's rule are mapped deterministically, the original
+            kept in ``source_id``) or ``refuse`` (such IDs stop the ingest, naming the rule).
+        class_folders: the outcome from class sub-folders of ``images_dir`` (images and masks in
+            each); no CSV is needed then, and one row is written per image.
+
     Raises:
         FileNotFoundError: a folder or the CSV does not exist.
-        ValueError: the CSV lacks a mapped column, or the mapping names an unknown cohort field.
+        ValueError: the CSV lacks a mapped column, the mapping names an unknown cohort field, or
+            (``ids="refuse"``) an ID breaks the contract's rule.
     """
-    for path in (images_dir, masks_dir, clinical_csv):
+    masks_dir = masks_dir or images_dir
+    if ids not in ("map", "refuse"):
+        raise ValueError(f"ids must be 'map' or 'refuse', not {ids!r}")
+    if clinical_csv is None and class_folders is None:
+        raise ValueError("a clinical CSV is needed unless the outcome comes from class folders (--class-folders)")
+    for path in (images_dir, masks_dir, *([clinical_csv] if clinical_csv else [])):
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist")
     if pixel_spacing_mm is not None and pixel_spacing_mm <= 0:
@@ -254,12 +270,25 @@ def ingest_folder(
         raise ValueError(f"mapping names fields the cohort table does not have: {', '.join(unknown)}")
     cohort = cohort_id or mapping.cohort_id or out_path.name.removesuffix(".parquet")
 
-    images, unrecognised_images = _index_files(images_dir, mapping.image_key)
-    masks, unrecognised_masks = _index_files(masks_dir, mapping.mask_key)
-    with clinical_csv.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        rows = list(reader)
+    one_folder = images_dir.resolve() == masks_dir.resolve()
+    if class_folders is not None:
+        images, masks, unrecognised_images, rows, negative = class_folder_rows(images_dir, mapping, class_folders)
+        outcome = Outcome("__class__", class_folders.positive, negative)
+        mapping = dataclasses.replace(mapping, id_column="__id__", outcomes={class_folders.outcome: outcome})
+        unrecognised_masks: list[str] = []
+        header: list[str] = ["__id__", "__class__"]
+    else:
+        assert clinical_csv is not None
+        images, unrecognised_images = index_files(
+            images_dir, mapping.image_key, mapping.mask_key if one_folder else None
+        )
+        masks, unrecognised_masks = index_files(masks_dir, mapping.mask_key)
+        if one_folder:  # the images are the mask index's non-matches: list only files neither pattern claims
+            unrecognised_masks = []
+        with clinical_csv.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
     needed = [
         mapping.id_column,
         mapping.patient_id_column,
@@ -272,10 +301,22 @@ def ingest_folder(
     missing = sorted({c for c in needed if c and c not in header})
     if missing:
         raise ValueError(f"{clinical_csv}: mapped CSV column(s) missing: {', '.join(missing)}")
+    rule = id_rule()
+    id_column = mapping.patient_id_column or mapping.id_column
+    originals = [row.get(id_column) or "" for row in rows]
+    broken = broken_ids(originals, rule)
+    if broken and ids == "refuse":
+        raise ValueError(
+            f"{len(broken)} ID(s) break the contract's rule patient_id_format {rule.pattern} "
+            f"(e.g. {', '.join(repr(b) for b in broken[:3])}); pass --ids map to map them"
+        )
+    id_map = map_ids(originals, rule)
 
     # Clinical columns the mapping does not feed are left out, so an image-only source reads as one.
     unmapped_clinical = set(contract.group("clinical")) - set(mapping.fields)
     schema = pa.schema([f for f in COHORT_SCHEMA if f.name not in unmapped_clinical])
+    if broken:
+        schema = schema.append(pa.field("source_id", pa.string()))
     for name in mapping.outcomes:
         if name not in schema.names:
             schema = schema.append(pa.field(name, pa.bool_()))
@@ -293,9 +334,15 @@ def ingest_folder(
                 keys_seen.add(key)
                 if key not in images:
                     csv_without_image.append(row_id)
-                batch.append(
-                    _cohort_row(row, key, images, masks, mapping, cohort, pixel_spacing_mm, field_types, unreadable)
-                )
+                made = _cohort_row(row, key, images, masks, mapping, cohort, pixel_spacing_mm, field_types, unreadable)
+                if broken:
+                    made["source_id"] = made["patient_id"]
+                    made["patient_id"] = id_map.get(made["patient_id"] or "", made["patient_id"])
+                    if made["patient_id"] != made["source_id"]:
+                        made["source_notes"].append(
+                            f"patient_id {made['source_id']!r} -> {made['patient_id']!r} (ID rule)"
+                        )
+                batch.append(made)
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
             written += len(batch)
     report = {
@@ -311,6 +358,9 @@ def ingest_folder(
         "images_without_csv_row": sorted(p.name for k, v in images.items() if k not in keys_seen for p in v),
         "unrecognised_files": unrecognised_images + unrecognised_masks,
         "unreadable": unreadable,
+        "one_folder": one_folder,
+        "id_rule": rule.pattern,
+        "ids_mapped": {original: id_map[original] for original in broken},
     }
     write_json(report_path, report, sort_keys=False)
     return report

@@ -9,6 +9,8 @@ afterwards); shuffling and augmentation use explicit ``torch.Generator`` objects
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,7 @@ class TrainResult:
     best_epoch: int
     best_val_auc: float
     history: list[dict[str, float]] = field(default_factory=list)
+    stopped: str = ""  # why training ended: no better internal AUC for `patience` epochs, or the budget
 
 
 def load_matching(network: torch.nn.Module, weights: dict[str, torch.Tensor]) -> int:
@@ -137,6 +140,7 @@ def train_model(
     config: TrainConfig,
     overrides: dict[str, Any] | None = None,
     init_weights: dict[str, torch.Tensor] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``name`` on the training crops; keep the epoch with the best validation AUC.
 
@@ -147,6 +151,7 @@ def train_model(
         config: optimisation and determinism settings.
         overrides: model options (input size, stride, ...).
         init_weights: a state dict to start from (e.g. local ImageNet weights) instead of scratch.
+        log: one line per epoch (loss, internal AUC, seconds) and why training stopped.
     """
     device = config.resolved_device()
     threads = torch.get_num_threads()
@@ -160,7 +165,7 @@ def train_model(
             if init_weights is not None:
                 load_matching(model.network, init_weights)
             model.to(device)
-            return _fit(model, train_crops, train_y, val_crops, val_y, config, device)
+            return _fit(model, train_crops, train_y, val_crops, val_y, config, device, log or (lambda _: None))
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
@@ -174,6 +179,7 @@ def _fit(
     val_y: np.ndarray,
     config: TrainConfig,
     device: torch.device,
+    log: Callable[[str], None],
 ) -> TrainResult:
     crops = torch.as_tensor(train_crops, dtype=torch.float32)
     y = torch.as_tensor(np.asarray(train_y, dtype=np.float32))
@@ -195,10 +201,16 @@ def _fit(
 
     best_auc, best_epoch, best_state, history, waited = -1.0, -1, None, [], 0
     first_eligible = min(config.min_epochs, config.epochs) - 1
+    stopped = f"epoch budget of {config.epochs} reached"
     for epoch in range(config.epochs):
+        start = time.perf_counter()
         loss = _epoch(model, crops, y, optimiser, scheduler, loss_fn, config, generator, device)
         val_auc = auc(val_y, predict(model, val_crops, device=device))
         history.append({"epoch": epoch, "loss": loss, "val_auc": val_auc})
+        log(
+            f"{model.name}: epoch {epoch + 1}/{config.epochs}, loss {loss:.4f}, internal AUC {val_auc:.3f}, "
+            f"{time.perf_counter() - start:.1f} s"
+        )
         if epoch < first_eligible:
             continue
         if best_state is None or val_auc > best_auc:  # NaN (one-class validation) keeps the first epoch
@@ -206,8 +218,10 @@ def _fit(
         else:
             waited += 1
             if waited >= config.patience:
+                stopped = f"no better internal AUC for {config.patience} epochs"
                 break
     assert best_state is not None
+    log(f"{model.name}: stopped after epoch {len(history)} ({stopped}); best epoch {best_epoch + 1}")
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(model, best_epoch, best_auc, history)
+    return TrainResult(model, best_epoch, best_auc, history, stopped)

@@ -40,8 +40,10 @@ def _key(row: dict[str, Any]) -> tuple[str, str]:
     return row["cohort_id"], row["patient_id"]
 
 
-def load_training_rows(cohorts: list[Path], split_path: Path) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
-    """Cases of the split (every cohort row the split names), their split names and outcomes.
+def load_training_rows(
+    cohorts: list[Path], split_path: Path
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, list[str]]:
+    """Cases of the split (every cohort row the split names), their split names, outcomes and persons.
 
     Raises:
         CohortError: the split lacks a column, or no training or internal-validation rows remain.
@@ -50,13 +52,15 @@ def load_training_rows(cohorts: list[Path], split_path: Path) -> tuple[list[dict
     missing = [c for c in SPLIT_COLUMNS if c not in split_table.column_names]
     if missing:
         raise CohortError(f"{split_path} lacks column(s) {', '.join(missing)}: is it the split stage's output?")
-    split_rows = {_key(r): r for r in split_table.select(list(SPLIT_COLUMNS)).to_pylist()}
+    columns = [*SPLIT_COLUMNS, *(["person"] if "person" in split_table.column_names else [])]
+    split_rows = {_key(r): r for r in split_table.select(columns).to_pylist()}
     rows: list[dict[str, Any]] = []
     for cohort in cohorts:
         table = pq.read_table(cohort, columns=CASE_COLUMNS)
         rows.extend(r for r in table.to_pylist() if _key(r) in split_rows)
     split = np.array([split_rows[_key(r)]["split"] for r in rows], dtype=object)
     outcome = np.array([bool(split_rows[_key(r)]["outcome"]) for r in rows])
+    persons = [str(split_rows[_key(r)].get("person") or "|".join(_key(r))) for r in rows]
     for needed in ("training", "internal_validation"):
         if not (split == needed).any():
             raise CohortError(f"no {needed} rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
@@ -66,7 +70,7 @@ def load_training_rows(cohorts: list[Path], split_path: Path) -> tuple[list[dict
                 f"the {needed} split has {positives} positive of {int((split == needed).sum())} patients: at least "
                 "two of each outcome are needed to train and select models (a larger cohort is needed)"
             )
-    return rows, split, outcome
+    return rows, split, outcome, persons
 
 
 def train_config(params: dict[str, Any]) -> TrainConfig:
@@ -104,7 +108,7 @@ def train_job(
     from sonorisk.deep.zoo import train_zoo
 
     start = time.perf_counter()
-    rows, split, outcome = load_training_rows(cohorts, split_path)
+    rows, split, outcome, persons = load_training_rows(cohorts, split_path)
     config = train_config(params)
     init_path = params.get("init_weights")
     if init_path and not Path(init_path).exists():
@@ -114,7 +118,7 @@ def train_job(
         f"dl_train: {int((split == 'training').sum())} training, {int((split == 'internal_validation').sum())} "
         f"internal-validation rows; zoo {', '.join(params['models'])}; profile {params['profile']}"
     )
-    result = train_zoo(zoo_from_params(params), rows, split, outcome, config, params["oof_folds"], log, init)
+    result = train_zoo(zoo_from_params(params), rows, split, outcome, config, params["oof_folds"], log, init, persons)
     card = save_model(
         result.model,
         outputs.model_dir,

@@ -64,6 +64,7 @@ def train_zoo(
     oof_folds: int,
     log: Any = print,
     init_weights: dict[str, Any] | None = None,
+    persons: list[str] | None = None,
 ) -> ZooResult:
     """Fit every architecture of ``zoo`` (name -> overrides); the best internal AUC wins.
 
@@ -77,6 +78,7 @@ def train_zoo(
         log: progress lines.
         init_weights: a state dict (e.g. local ImageNet ResNet34 weights) to start every model
             from where names and shapes match; None trains from scratch.
+        persons: the person of each row; the out-of-fold folds keep persons whole.
     """
     cache = CropCache(rows)
     y = np.asarray(outcome, dtype=bool)
@@ -87,29 +89,48 @@ def train_zoo(
         crops, _ = cache.get(preprocess_for(overrides))
         start = time.perf_counter()
         result = train_model(
-            name, crops[train], y[train], crops[internal], y[internal], config, overrides, init_weights
+            name,
+            crops[train],
+            y[train],
+            crops[internal],
+            y[internal],
+            config,
+            overrides,
+            init_weights,
+            lambda line: log(f"dl_train {line}"),
         )
         scores = predict(result.model, crops)
         metrics[name] = auc_by_split(y, scores, split, (INTERNAL, EXTERNAL)) | {
             "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "stopped": result.stopped,
             "seconds": round(time.perf_counter() - start, 1),
         }
         results[name] = result
         log(
             f"dl_train {name}: internal AUC {metrics[name][INTERNAL]['auc']:.3f}, "
-            f"best epoch {result.best_epoch}, {metrics[name]['seconds']:.0f} s"
+            f"best epoch {result.best_epoch + 1}, {metrics[name]['seconds']:.0f} s"
         )
 
     winner = max(zoo, key=lambda n: metrics[n][INTERNAL]["auc"])
     crops, _ = cache.get(preprocess_for(zoo[winner]))
-    n_folds = fold_count(oof_folds, y[train])
+    train_persons = [persons[int(i)] for i in train] if persons is not None else None
+    n_folds = fold_count(oof_folds, y[train], train_persons)
 
     def score_fold(
         fold: int, fit: np.ndarray, held: np.ndarray, reference: np.ndarray
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         fold_config = replace(config, seed=config.seed + 1000 * (fold + 1))
         fitted = train_model(
-            winner, crops[fit], y[fit], crops[internal], y[internal], fold_config, zoo[winner], init_weights
+            winner,
+            crops[fit],
+            y[fit],
+            crops[internal],
+            y[internal],
+            fold_config,
+            zoo[winner],
+            init_weights,
+            lambda line: log(f"dl_train fold {fold + 1} {line}"),
         )
         held_scores = {"dl": predict(fitted.model, crops[held])}
         reference_scores = {"dl": predict(fitted.model, crops[reference])}
@@ -119,9 +140,9 @@ def train_zoo(
     # Each fold model is put on the winner's scale via the internal-validation crops (no labels):
     # modelling/oof.py explains why pooling unaligned fold scores misleads fusion.
     final_reference = {"dl": predict(results[winner].model, crops[internal])}
-    oof = out_of_fold(train, y, internal, final_reference, {"dl": "probability"}, score_fold, oof_folds, config.seed)[
-        "dl"
-    ]
+    scale = {"dl": "probability"}
+    folded = out_of_fold(train, y, internal, final_reference, scale, score_fold, oof_folds, config.seed, train_persons)
+    oof = folded["dl"]
     return ZooResult(
         winner=winner,
         model=results[winner].model,

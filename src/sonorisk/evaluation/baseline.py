@@ -8,8 +8,8 @@ Example:
     >>> t = pl.DataFrame({"cohort": ["a", "a", "b"], "age": [40.0, 60.0, 50.0],
     ...                   "er_status": ["positive", None, "negative"], "outcome": [True, False, True]})
     >>> table = baseline_table(t, "cohort", ["a", "b"])
-    >>> table["Age, years: mean (SD)"]["a"], table["ER positive: n (%)"]["a"]
-    ('50.0 (14.1)', '1 (100.0 %); 1 missing')
+    >>> table["Age, years: mean (SD)"]["a"], table["ER positive: n (%)"]["a"], table["Outcome: n (%)"]["b"]
+    ('50.0 (14.1)', '1 (100.0 %); 1 missing', '1 (100.0 %)')
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ _CONTINUOUS = [
     ("ki67_pct", "Ki-67, %: median [IQR]", "median"),
 ]
 _CATEGORICAL = [
-    ("outcome", "Brain metastasis: n (%)", True),
     ("menopausal_status", "Postmenopausal: n (%)", "post"),
     ("er_status", "ER positive: n (%)", "positive"),
     ("pr_status", "PR positive: n (%)", "positive"),
@@ -53,13 +52,23 @@ def _count(series: pl.Series, value: object) -> str:
     return text + (f"; {missing} missing" if missing else "")
 
 
-def baseline_table(table: pl.DataFrame, group: str, cohorts: Sequence[str]) -> dict[str, dict[str, str]]:
-    """{characteristic: {cohort: text}} for the fields ``table`` has."""
-    out: dict[str, dict[str, str]] = {"Patients: n": {}}
+def baseline_table(
+    table: pl.DataFrame, group: str, cohorts: Sequence[str], outcome_wording: str = "outcome"
+) -> dict[str, dict[str, str]]:
+    """{characteristic: {cohort: text}} for the fields ``table`` has: images, persons (when a
+    ``person`` column is there), the outcome (``outcome``, named ``outcome_wording``) and the
+    clinical fields that are recorded at all."""
+    out: dict[str, dict[str, str]] = {"Images: n": {}}
     for cohort in cohorts:
-        out["Patients: n"][cohort] = str(table.filter(pl.col(group) == cohort).height)
+        out["Images: n"][cohort] = str(table.filter(pl.col(group) == cohort).height)
+    if "person" in table.columns:
+        out["Persons: n"] = {c: str(table.filter(pl.col(group) == c)["person"].n_unique()) for c in cohorts}
+    if "outcome" in table.columns:
+        out[f"{outcome_wording.capitalize()}: n (%)"] = {
+            c: _count(table.filter(pl.col(group) == c)["outcome"], True) for c in cohorts
+        }
     for column, label, how in _CONTINUOUS:
-        if column not in table.columns:
+        if column not in table.columns or table[column].null_count() == table.height:
             continue
         out[label] = {}
         for cohort in cohorts:
@@ -73,7 +82,7 @@ def baseline_table(table: pl.DataFrame, group: str, cohorts: Sequence[str]) -> d
                 low, high = _num(s.quantile(0.25, "linear")), _num(s.quantile(0.75, "linear"))
                 out[label][cohort] = f"{_num(s.median()):.1f} [{low:.1f}-{high:.1f}]"
     for column, label, value in _CATEGORICAL:
-        if column in table.columns:
+        if column in table.columns and table[column].null_count() < table.height:
             out[label] = {c: _count(table.filter(pl.col(group) == c)[column], value) for c in cohorts}
     for column, label in _MULTI:
         if column not in table.columns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import polars as pl
 
 from sonorisk import paths
 from sonorisk.atomic_file import atomic_path, write_json, write_parquet, write_text
+from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.evaluation import plots
 from sonorisk.evaluation.baseline import baseline_table
 from sonorisk.evaluation.report import ReportContent, render
@@ -59,6 +60,9 @@ class EvaluationInputs:
     model_files: Sequence[Path] = ()
     title: str = "SonoRisk evaluation report"
     fusion_summary: dict[str, Any] = field(default_factory=dict)
+    outcome_wording: str = "the outcome"
+    split: Path | None = None  # the split table: who is which person
+    screening: Path | None = None  # the radiomics screening report (robustness screens)
 
 
 @dataclass
@@ -75,11 +79,20 @@ def _versions() -> str:
     return "\n".join([f"git revision: {git_revision()}", *lines])
 
 
-def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Any]) -> None:
+def _write_curves(path: Path, header: Sequence[str], curves: Mapping[str, Sequence[Any]]) -> None:
+    """One CSV per cohort for ``dvc plots show``: the curve columns, then the model each row draws
+    (the project's ``by_model`` template colours by it), whatever models and centres a study has."""
     with atomic_path(path) as partial, partial.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(zip(*[[f"{v:.6g}" for v in c] for c in columns], strict=True))
+        writer.writerow([*header, "model"])
+        for model_name, columns in curves.items():
+            for values in zip(*columns, strict=True):
+                writer.writerow([*(f"{v:.6g}" for v in values), model_name])
+
+
+def has_clinical_fields(clinical: pl.DataFrame) -> bool:
+    """Whether any clinical field is recorded at all (an image-only study has none)."""
+    return any(c in clinical.columns and clinical[c].null_count() < clinical.height for c in CLINICAL_COLUMNS)
 
 
 def _flow(table: pl.DataFrame, summaries: Sequence[Path]) -> list[dict[str, Any]]:
@@ -114,9 +127,18 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
     model = FusionModel.load(inputs.fusion_model)
     y = labelled["outcome"].to_numpy().astype(bool)
     probs = probabilities(labelled)
+    clinical = read_clinical(inputs.validated) if inputs.validated else pl.DataFrame({k: [] for k in KEY})
+    notes = []
+    if not has_clinical_fields(clinical):
+        del probs["clinical_only"]
+        notes.append(
+            "No clinical model: the study's cohorts record no clinical field, so a clinical model would be a "
+            "constant; the radiomics XGBoost and fusion use the image-derived inputs alone."
+        )
     groups = cohorts(labelled)
     # Fixed on training data by the fusion stage, stored with the model: the same for every cohort.
     thresholds = json.loads((inputs.fusion_model / THRESHOLDS_FILE).read_text())
+    persons = pl.read_parquet(inputs.split, columns=[*KEY, "person"]) if inputs.split else None
     truth = (
         pl.concat([pl.read_parquet(p, columns=[*KEY, "true_probability"]) for p in inputs.truth])
         if inputs.truth
@@ -129,8 +151,12 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
     )
 
     results, oracles, curves = {}, {}, {}
+    person_counts: dict[str, int] = {}
     figures: list[tuple[str, Path]] = []
     for name, mask in groups:
+        if persons is not None:
+            members = labelled.filter(pl.Series(mask)).select(KEY).join(persons, on=KEY, how="left")
+            person_counts[name] = int(members["person"].n_unique())
         sub = {k: v[mask] for k, v in probs.items()}
         results[name] = cohort_results(y[mask], sub, thresholds)
         curves[name] = decision_curves(y[mask], sub)
@@ -151,24 +177,19 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
                 plots.decision_curve_png(out.figures / f"decision_{name}.png", title, curves[name]),
             )
         )
+        roc, calibration = {}, {}
         for model_name, p in sub.items():
             ok = np.isfinite(p)
-            fpr, tpr = roc_points(y[mask][ok], p[ok])
-            _write_csv(out.plots / "roc" / name / f"{model_name}.csv", ["fpr", "tpr"], [fpr, tpr])
-            mean_p, observed, count = calibration_points(y[mask][ok], p[ok])
-            _write_csv(
-                out.plots / "calibration" / name / f"{model_name}.csv",
-                ["predicted", "observed", "patients"],
-                [mean_p, observed, count],
-            )
-        _write_csv(
-            out.plots / "decision" / f"{name}.csv",
-            ["threshold", *curves[name]],
-            [DECISION_THRESHOLDS, *curves[name].values()],
-        )
+            roc[model_name] = roc_points(y[mask][ok], p[ok])
+            calibration[model_name] = calibration_points(y[mask][ok], p[ok])
+        _write_curves(out.plots / "roc" / f"{name}.csv", ["fpr", "tpr"], roc)
+        _write_curves(out.plots / "calibration" / f"{name}.csv", ["predicted", "observed", "patients"], calibration)
+        decision = {m: (DECISION_THRESHOLDS, np.asarray(v)) for m, v in curves[name].items()}
+        _write_curves(out.plots / "decision" / f"{name}.csv", ["threshold", "net_benefit"], decision)
 
-    clinical = read_clinical(inputs.validated) if inputs.validated else pl.DataFrame({k: [] for k in KEY})
     everyone = table.join(clinical, on=KEY, how="left")
+    if persons is not None:
+        everyone = everyone.join(persons, on=KEY, how="left")
     z = model.design(everyone.to_dicts(), score_columns(everyone, model.score_inputs))
     contributions, base = model.contributions(z)
     shap = pl.DataFrame(
@@ -188,7 +209,10 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
     for name, mask in cohorts(labelled_everyone):
         cohort_of[np.flatnonzero(everyone["outcome"].is_not_null().to_numpy())[mask]] = name
     baseline = baseline_table(
-        everyone.with_columns(pl.Series("_cohort", cohort_of.tolist())), "_cohort", [name for name, _ in groups]
+        everyone.with_columns(pl.Series("_cohort", cohort_of.tolist())),
+        "_cohort",
+        [name for name, _ in groups],
+        inputs.outcome_wording,
     )
 
     metrics = {c: {m: {k: r[k] for k in _HEADLINE if k in r} for m, r in res.items()} for c, res in results.items()}
@@ -218,6 +242,10 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         settings=settings,
         fusion_summary={"kind": model.kind, "calibration": model.calibrator.method, "thresholds": model.thresholds}
         | inputs.fusion_summary,
+        outcome_wording=inputs.outcome_wording,
+        persons=person_counts,
+        notes=notes,
+        robustness=json.loads(inputs.screening.read_text()).get("robustness", {}) if inputs.screening else {},
     )
     write_text(out.report, render(content))
     return metrics_doc
@@ -237,6 +265,8 @@ def results_lines(metrics_doc: dict[str, Any]) -> list[str]:
     width = 36
     lines = ["AUC [95 % DeLong CI]".ljust(width) + "".join(n.replace("_", " ")[:24].ljust(26) for n in names)]
     for spec in MODELS:
+        if not all(spec.column in results[n] for n in names):
+            continue  # a model the study has no inputs for (no clinical fields: no clinical model)
         cells = []
         for n in names:
             m = results[n][spec.column]

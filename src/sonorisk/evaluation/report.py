@@ -42,6 +42,10 @@ class ReportContent:
     figures: Sequence[tuple[str, Path]]  # (caption, PNG path)
     settings: Mapping[str, str]  # name -> text (params, versions, hashes)
     fusion_summary: Mapping[str, Any] = field(default_factory=dict)
+    outcome_wording: str = "brain metastasis"
+    persons: Mapping[str, int] = field(default_factory=dict)  # cohort -> persons (images may be more)
+    notes: Sequence[str] = ()  # sentences on what the study lacks (e.g. no clinical model, and why)
+    robustness: Mapping[str, Any] = field(default_factory=dict)  # the radiomics robustness screens
 
 
 def _e(value: Any) -> str:
@@ -69,19 +73,27 @@ def _table(head: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> st
     return "".join(out) + "</table>"
 
 
+def _models(results: Mapping[str, Mapping[str, Any]]) -> list[Any]:
+    """The models this study has results for (a study without clinical fields has no clinical model)."""
+    return [s for s in MODELS if any(s.column in by_model for by_model in results.values())]
+
+
+def _counted(content: ReportContent, cohort: str) -> str:
+    m = content.results[cohort][FUSION]
+    persons = content.persons.get(cohort)
+    who = f"n={m['n']} images" + (f" of {persons} persons" if persons is not None and persons != m["n"] else "")
+    return f"{who}, {m['n_positive']} with {content.outcome_wording}"
+
+
 def _auc_table(content: ReportContent) -> str:
     cohorts = list(content.results)
     rows = []
-    for spec in MODELS:
+    for spec in _models(content.results):
         cells = [spec.label] + [_ci(content.results[c].get(spec.column, {})) for c in cohorts]
         rows.append(("fusion" if spec.column == FUSION else "", cells))
     if content.oracle:
         rows.append(("", ["Oracle (true risk, synthetic)"] + [_ci(content.oracle.get(c, {})) for c in cohorts]))
-    n = [
-        f"{_cohort_label(c)} (n={content.results[c][FUSION]['n']}, events={content.results[c][FUSION]['n_positive']})"
-        for c in cohorts
-    ]
-    return _table(["Model", *n], rows)
+    return _table(["Model", *(f"{_cohort_label(c)} ({_counted(content, c)})" for c in cohorts)], rows)
 
 
 def _threshold_table(cohort: str, results: Mapping[str, Mapping[str, Any]]) -> str:
@@ -100,7 +112,7 @@ def _threshold_table(cohort: str, results: Mapping[str, Mapping[str, Any]]) -> s
         "DeLong p vs fusion",
     ]
     rows = []
-    for spec in MODELS:
+    for spec in _models({cohort: results}):
         m = results[spec.column]
         p = m.get("delong_p_vs_fusion")
         rows.append(
@@ -125,6 +137,25 @@ def _threshold_table(cohort: str, results: Mapping[str, Mapping[str, Any]]) -> s
     return f"<h3>{_e(_cohort_label(cohort))}</h3>" + _table(head, rows)
 
 
+def _robustness_html(robustness: Mapping[str, Any]) -> str:
+    """The radiomics robustness screens: method, features passing each, their overlap."""
+    if not robustness:
+        return ""
+    rows = [
+        ("", [name, str(s["passed"]), "-" if s["median_icc"] is None else f"{s['median_icc']:.3f}"])
+        for name, s in robustness.get("screens", {}).items()
+    ]
+    overlap = robustness.get("overlap_reader_and_perturbation")
+    return (
+        "<h2>Radiomics feature robustness</h2>"
+        f"<p class='note'>{_e(robustness.get('method', ''))}. {robustness.get('robust')} of "
+        f"{robustness.get('features')} features pass every screen and enter the Rad Score's screening"
+        + ("" if overlap is None else f"; {overlap} pass both the reader and the perturbation screen")
+        + ".</p>"
+        + _table(["Screen", "Features passing", "Median ICC"], rows)
+    )
+
+
 def _figure_html(caption: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (
@@ -140,10 +171,10 @@ def render(content: ReportContent) -> str:
         m = content.results[cohort][FUSION]
         cards.append(
             f"<div class='card'><span>Fusion AUC, {_e(_cohort_label(cohort))}</span><b>{m['auc']:.3f}</b>"
-            f"<span>95 % CI {m['ci_low']:.3f}-{m['ci_high']:.3f}; {m['n']} patients, "
-            f"{m['n_positive']} with brain metastasis</span></div>"
+            f"<span>95 % CI {m['ci_low']:.3f}-{m['ci_high']:.3f}; {_counted(content, cohort)}</span></div>"
         )
-        best = max((s for s in MODELS if s.column != FUSION), key=lambda s: content.results[cohort][s.column]["auc"])
+        singles = [s for s in _models(content.results) if s.column != FUSION]
+        best = max(singles, key=lambda s: content.results[cohort][s.column]["auc"])
         cards.append(
             f"<div class='card'><span>Best single source there: {_e(best.label)}</span>"
             f"<b style='color:#1d2430'>{content.results[cohort][best.column]['auc']:.3f}</b>"
@@ -161,9 +192,10 @@ def render(content: ReportContent) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_e(content.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(content.title)}</h1>",
-        "<p class='sub'>Risk of brain metastasis after surgery for primary breast cancer, from the preoperative "
-        "ultrasound image, its lesion outline and clinical-pathological fields. Every threshold and every fitted "
-        "object comes from the training split only.</p>",
+        f"<p class='sub'>Risk of {_e(content.outcome_wording)} from the ultrasound image and its lesion outline"
+        + ("" if content.notes else " and clinical-pathological fields")
+        + ". Every threshold and every fitted object comes from the training split only.</p>",
+        *(f"<p class='note'>{_e(note)}</p>" for note in content.notes),
         f"<div class='headline'>{''.join(cards)}</div>",
         "<h2>Results: AUC [95 % DeLong CI]</h2>",
         _auc_table(content),
@@ -183,6 +215,7 @@ def render(content: ReportContent) -> str:
             ["Characteristic", *(_cohort_label(c) for c in content.results)],
             [("", [k, *(v.get(c, "-") for c in content.results)]) for k, v in content.baseline.items()],
         ),
+        _robustness_html(content.robustness),
         "<h2>Figures</h2><div class='figs'>",
         *(_figure_html(caption, path) for caption, path in content.figures),
         "</div><h2>Settings and versions</h2>",

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,7 @@ _FITTERS: dict[str, Any] = {"platt": PlattCalibrator.fit, "isotonic": IsotonicCa
 
 
 def choose_calibrator(
-    raw: np.ndarray, labels: np.ndarray, folds: int, seed: int
+    raw: np.ndarray, labels: np.ndarray, folds: int, seed: int, groups: Sequence[str] | None = None
 ) -> tuple[PlattCalibrator | IsotonicCalibrator, dict[str, float]]:
     """Cross-validated Brier score of each method on ``raw``; the winner refitted on all of it.
 
@@ -94,7 +95,7 @@ def choose_calibrator(
     """
     y = np.asarray(labels).astype(bool)
     raw = np.asarray(raw, dtype=np.float64)
-    splits = stratified_folds(y, folds, seed)
+    splits = stratified_folds(y, folds, seed, groups)
     cv_brier = {}
     for method, fitter in _FITTERS.items():
         held_out = np.empty(y.size)

@@ -53,6 +53,7 @@ def run_fusion(inputs: FusionInputs, params: FusionParams, model_dir: Path, scor
         score_columns(train, list(params.score_inputs)),
         train["outcome"].to_numpy().astype(bool),
         params,
+        train["person"].to_list() if "person" in train.columns else None,
     )
     model = fitted.model
     files = model.save(model_dir)

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -84,10 +85,22 @@ def feature_names(params: dict[str, Any]) -> list[str]:
     return list(_feature_names_cached(json.dumps(params, sort_keys=True)))
 
 
+Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
 def extract_record(
-    extractor: Any, names: list[str], image_png: bytes | None, mask_png: bytes | None, spacing_mm: float | None
+    extractor: Any,
+    names: list[str],
+    image_png: bytes | None,
+    mask_png: bytes | None,
+    spacing_mm: float | None,
+    transform: Transform | None = None,
 ) -> dict[str, Any]:
-    """Features of one cohort row as a flat record with ``status`` and ``error``; never raises."""
+    """Features of one cohort row as a flat record with ``status`` and ``error``; never raises.
+
+    ``transform`` (image, mask) -> (image, mask) runs on the decoded arrays before extraction (an
+    image perturbation, ``radiomics/perturbation.py``).
+    """
     record: dict[str, Any] = dict.fromkeys(names)
     try:
         if spacing_mm is None or not spacing_mm > 0:
@@ -96,6 +109,8 @@ def extract_record(
         mask, _ = decode_mask(mask_png, what="mask")
         if image.shape != mask.shape:
             raise ValueError(f"mask {mask.shape} and image {image.shape} differ in size")
+        if transform is not None:
+            image, mask = transform(image, mask)
         values = extract_case(extractor, image, mask, spacing_mm)
         missing = [n for n in names if n not in values]
         if missing:

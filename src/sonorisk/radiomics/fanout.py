@@ -29,7 +29,8 @@ from tqdm import tqdm
 from sonorisk.atomic_file import write_parquet
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.provenance import git_revision, package_versions
-from sonorisk.radiomics.extract import STATUS_FAILED, build_extractor, extract_record, feature_names
+from sonorisk.radiomics.extract import STATUS_FAILED, Transform, build_extractor, extract_record, feature_names
+from sonorisk.radiomics.perturbation import PerturbationSettings, perturb
 from sonorisk.radiomics.settings import RadiomicsSettings
 
 ID_COLUMNS = ["patient_id", "cohort_id", "center"]
@@ -55,9 +56,11 @@ def _pyradiomics_version() -> str:
         return "unknown"
 
 
-def feature_schema(names: list[str]) -> pa.Schema:
+def feature_schema(names: list[str], perturbed: bool = False) -> pa.Schema:
     """Identity and provenance columns first, then one float column per feature."""
     fields = [pa.field(c, pa.int64() if c == "roi_pixels" else pa.string()) for c in META_COLUMNS]
+    if perturbed:
+        fields.append(pa.field("perturbation", pa.int64()))
     return pa.schema(fields + [pa.field(n, pa.float64()) for n in names])
 
 
@@ -93,7 +96,12 @@ def _records(rows: list[dict[str, Any]], params: dict[str, Any], mask_column: st
     names = feature_names(params)
     out = []
     for row in rows:
-        record = extract_record(extractor, names, row["image_png"], row[mask_column], row["pixel_spacing_mm"])
+        transform = _perturbation(row) if "perturbation" in row else None
+        record = extract_record(
+            extractor, names, row["image_png"], row[mask_column], row["pixel_spacing_mm"], transform
+        )
+        if "perturbation" in row:
+            record["perturbation"] = row["perturbation"]
         record.update(
             {c: row[c] for c in ID_COLUMNS},
             mask_source=mask_column,
@@ -104,11 +112,17 @@ def _records(rows: list[dict[str, Any]], params: dict[str, Any], mask_column: st
     return out
 
 
-def _count(cohort_path: Path, keep: Callable[[dict[str, Any]], bool] | None) -> int:
+def _perturbation(row: dict[str, Any]) -> Transform:
+    settings = PerturbationSettings(**row["perturbation_settings"])
+    key, index = f"{row['cohort_id']}|{row['patient_id']}", int(row["perturbation"])
+    return lambda image, mask: perturb(image, mask, settings, key, index)[:2]
+
+
+def _count(cohort_path: Path, keep: Callable[[dict[str, Any]], bool] | None, copies: int = 1) -> int:
     if keep is None:
-        return int(pq.read_metadata(cohort_path).num_rows)
+        return int(pq.read_metadata(cohort_path).num_rows) * copies
     ids = pq.read_table(cohort_path, columns=ID_COLUMNS).to_pylist()
-    return sum(1 for row in ids if keep(row))
+    return sum(1 for row in ids if keep(row)) * copies
 
 
 def extract_serial(
@@ -132,6 +146,7 @@ def extract_with_ray(
     cases_per_task: int = 4,
     progress: bool = True,
     ensure_ray: Callable[[], None] | None = None,
+    perturbation: PerturbationSettings | None = None,
 ) -> ExtractionRun:
     """Fan the cohort out as Ray tasks.
 
@@ -145,15 +160,19 @@ def extract_with_ray(
         ensure_ray: starts Ray if it is not up (``runtime.ray_session(defer=True)``); while it
             boots, this process extracts the first cases itself instead of waiting. None: Ray must
             already be initialised.
+        perturbation: extract every kept case ``perturbation.count`` times, each under its own
+            seeded perturbation (one output row per case and perturbation, column ``perturbation``).
     """
     import ray
 
     names = feature_names(settings.params)
-    total = _count(cohort_path, keep)
-    bar = tqdm(total=total, unit="case", desc=f"radiomics ({mask_column})", disable=not progress)
-    results = _OrderedRecords(feature_schema(names))
+    copies = perturbation.count if perturbation is not None else 1
+    total = _count(cohort_path, keep, copies)
+    label = f"radiomics ({mask_column}{', perturbed' if perturbation is not None else ''})"
+    bar = tqdm(total=total, unit="case", desc=label, disable=not progress)
+    results = _OrderedRecords(feature_schema(names, perturbed=perturbation is not None))
     nodes: Counter[str] = Counter()
-    cases = _indexed_cases(cohort_path, mask_column, keep)
+    cases = _indexed_cases(cohort_path, mask_column, keep, perturbation)
     lock = threading.Lock()
 
     if ensure_ray is not None and not ray.is_initialized():
@@ -198,6 +217,7 @@ def extract_with_ray(
                 records = [
                     dict.fromkeys(names)
                     | {c: row[c] for c in ID_COLUMNS}
+                    | ({"perturbation": row["perturbation"]} if "perturbation" in row else {})
                     | {
                         "mask_source": mask_column,
                         "status": STATUS_FAILED,
@@ -269,16 +289,27 @@ class _OrderedRecords:
 
 
 def _indexed_cases(
-    cohort_path: Path, mask_column: str, keep: Callable[[dict[str, Any]], bool] | None
+    cohort_path: Path,
+    mask_column: str,
+    keep: Callable[[dict[str, Any]], bool] | None,
+    perturbation: PerturbationSettings | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     index = 0
     for rows in _case_rows(cohort_path, mask_column, keep, 256):
         for row in rows:
-            yield index, row
-            index += 1
+            if perturbation is None:
+                yield index, row
+                index += 1
+                continue
+            for k in range(perturbation.count):
+                yield index, row | {"perturbation": k, "perturbation_settings": perturbation.as_dict()}
+                index += 1
 
 
-def write_feature_table(table: pa.Table, path: Path, settings: RadiomicsSettings) -> None:
-    """Write features with provenance in the Parquet schema metadata."""
-    meta = {b"sonorisk.radiomics": json.dumps(provenance(settings), sort_keys=True).encode()}
+def write_feature_table(
+    table: pa.Table, path: Path, settings: RadiomicsSettings, extra: dict[str, Any] | None = None
+) -> None:
+    """Write features with provenance (and ``extra``, e.g. perturbation settings) in the Parquet
+    schema metadata."""
+    meta = {b"sonorisk.radiomics": json.dumps(provenance(settings) | (extra or {}), sort_keys=True).encode()}
     write_parquet(table.replace_schema_metadata(meta), path)

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from sonorisk.cohort.split import EXTERNAL, INTERNAL, TRAINING
+from sonorisk.gates import StudyError
 from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_model import ClinicalLogistic
 from sonorisk.modelling.folds import stratified_folds
 from sonorisk.modelling.oof import auc_by_split, out_of_fold
 from sonorisk.radiomics.models import MODEL_NAMES, SCALES, RadiomicsModels
+from sonorisk.radiomics.perturbation import perturbation_iccs
 from sonorisk.radiomics.robustness import feature_iccs
 from sonorisk.radiomics.screening import ScreeningParams, fit_rad_score
 
@@ -35,10 +37,24 @@ class ModelParams:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class RobustnessInputs:
+    """What the robustness screens read: the second reader's features of some training cases (none
+    for most real cohorts), and every training case's features under each perturbation."""
+
+    reader2: np.ndarray  # (m, features)
+    reader2_rows: np.ndarray  # indices into the feature matrix of those m cases
+    perturbed: np.ndarray  # (cases, perturbations, features); zero cases: no perturbation screen
+    perturbed_rows: np.ndarray  # indices into the feature matrix of those cases
+    perturbation_threshold: float = 0.75
+
+
 @dataclass
 class FittedModels:
     robust_features: list[str]
-    iccs: dict[str, float]
+    iccs: dict[str, float]  # second reader (empty without one)
+    perturbation_iccs: dict[str, float]
+    screens: dict[str, list[str]]  # screen name -> features that passed it
     models: RadiomicsModels
     xgb_trials: list[dict[str, Any]]
     scores: dict[str, np.ndarray]  # model name -> score per row (OOF for training rows)
@@ -52,16 +68,18 @@ def _fit_all(
     names: list[str],
     params: ModelParams,
     xgb_params: dict[str, Any] | None,
+    groups: Sequence[str],
 ) -> tuple[RadiomicsModels, list[dict[str, Any]]]:
     """Screening + Rad Score, clinical baseline and XGBoost on these rows (grid searched when
-    ``xgb_params`` is None, as for the final models; the fold models reuse the final grid point)."""
-    rad = fit_rad_score(x, y, names, params.screening)
+    ``xgb_params`` is None, as for the final models; the fold models reuse the final grid point).
+    Every CV inside keeps the persons of ``groups`` whole."""
+    rad = fit_rad_score(x, y, names, params.screening, groups)
     clinical = ClinicalLogistic.fit(rows, y.tolist())
     models = RadiomicsModels(rad, clinical, booster=None)
     design = models.xgb_design(_columns(x, names, rad.features), rows)
     trials: list[dict[str, Any]] = []
     if xgb_params is None:
-        folds = stratified_folds(y, params.xgb.folds, params.xgb.seed)
+        folds = stratified_folds(y, params.xgb.folds, params.xgb.seed, groups)
         grid = xgb.grid_search(design, y, xgb.parameter_grid(params.xgb), folds, params.xgb.seed, "probability")
         trials = [t.params | {"cv_auc": t.cv_auc} for t in grid]
         xgb_params = xgb.best_trial(grid).params
@@ -80,51 +98,85 @@ def _predict(
     return models.predict(_columns(x, names, models.features), rows)
 
 
+def robust_features(
+    x: np.ndarray, names: list[str], robustness: RobustnessInputs, reader_threshold: float
+) -> tuple[list[str], dict[str, float], dict[str, float], dict[str, list[str]]]:
+    """Features that pass every screen the data allow: perturbation ICC(1,1) (when there are
+    perturbed cases) and reader ICC(2,1) (when a second reader outlined some cases).
+
+    Raises:
+        StudyError: fewer than two features pass.
+    """
+    screens: dict[str, list[str]] = {}
+    reader: dict[str, float] = {}
+    perturbed: dict[str, float] = {}
+    if robustness.reader2_rows.size:
+        reader = feature_iccs(x[robustness.reader2_rows], robustness.reader2, names)
+        screens["reader"] = [n for n in names if np.isfinite(reader[n]) and reader[n] >= reader_threshold]
+    if robustness.perturbed_rows.size:
+        values = perturbation_iccs(robustness.perturbed)
+        perturbed = dict(zip(names, (float(v) for v in values), strict=True))
+        threshold = robustness.perturbation_threshold
+        screens["perturbation"] = [n for n in names if np.isfinite(perturbed[n]) and perturbed[n] >= threshold]
+    if not screens:
+        raise StudyError("no robustness screen could run: no perturbed training cases and no second reader")
+    kept = [n for n in names if all(n in passed for passed in (set(s) for s in screens.values()))]
+    if len(kept) < 2:
+        counts = ", ".join(f"{k} {len(v)}" for k, v in screens.items())
+        raise StudyError(f"only {len(kept)} features pass the robustness screens ({counts} of {len(names)})")
+    return kept, reader, perturbed, screens
+
+
 def fit_radiomics_models(
     x: np.ndarray,
     names: list[str],
-    reader2: np.ndarray,
-    reader2_rows: np.ndarray,
+    robustness: RobustnessInputs,
     rows: Sequence[Mapping[str, Any]],
     split: np.ndarray,
     outcome: np.ndarray,
+    groups: Sequence[str],
     params: ModelParams,
 ) -> FittedModels:
     """Fit on ``split == training`` rows; score all rows; AUC with 95 % CI per model and split.
 
     Args:
         x: (rows, features) reader-1 radiomics, NaN where extraction failed.
-        names: feature names (columns of ``x`` and ``reader2``).
-        reader2: (m, features) second-reader radiomics of training cases.
-        reader2_rows: indices into ``x`` of those m cases.
+        names: feature names (columns of ``x``).
+        robustness: the second reader's and the perturbed features of training cases.
         rows: clinical fields per row (dicts).
         split: split name per row.
         outcome: outcome per row (ignored outside labelled splits).
+        groups: the person of each row; every CV and out-of-fold split keeps persons whole.
         params: thresholds, folds and seeds.
     """
     train = np.flatnonzero(split == TRAINING)
     y = np.asarray(outcome, dtype=bool)
-    iccs = feature_iccs(x[reader2_rows], reader2, names)
-    robust = [n for n in names if np.isfinite(iccs[n]) and iccs[n] >= params.icc_threshold]
-    if len(robust) < 2:
-        raise ValueError(f"only {len(robust)} features reach ICC >= {params.icc_threshold}; check the masks")
+    robust, iccs, perturbed, screens = robust_features(x, names, robustness, params.icc_threshold)
     xr = x[:, [names.index(n) for n in robust]]
-    models, trials = _fit_all(xr[train], y[train], [rows[int(i)] for i in train], robust, params, None)
+
+    def persons(members: np.ndarray) -> list[str]:
+        return [groups[int(i)] for i in members]
+
+    models, trials = _fit_all(xr[train], y[train], [rows[int(i)] for i in train], robust, params, None, persons(train))
     scores = _predict(models, xr, rows, robust)
     reference = np.flatnonzero(split == INTERNAL)
 
     def score_fold(
         _fold: int, fit: np.ndarray, held: np.ndarray, ref: np.ndarray
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        fold_models, _ = _fit_all(xr[fit], y[fit], [rows[int(i)] for i in fit], robust, params, models.xgb_params)
+        fold_models, _ = _fit_all(
+            xr[fit], y[fit], [rows[int(i)] for i in fit], robust, params, models.xgb_params, persons(fit)
+        )
         held_scores = _predict(fold_models, xr[held], [rows[int(i)] for i in held], robust)
         ref_scores = _predict(fold_models, xr[ref], [rows[int(i)] for i in ref], robust) if ref.size else {}
         return held_scores, ref_scores
 
     final_reference = {name: scores[name][reference] for name in MODEL_NAMES}
-    oof = out_of_fold(train, y, reference, final_reference, SCALES, score_fold, params.oof_folds, params.seed)
+    oof = out_of_fold(
+        train, y, reference, final_reference, SCALES, score_fold, params.oof_folds, params.seed, persons(train)
+    )
     for name in MODEL_NAMES:
         scores[name][train] = oof[name][train]
 
     metrics = {name: auc_by_split(y, scores[name], split, (TRAINING, INTERNAL, EXTERNAL)) for name in MODEL_NAMES}
-    return FittedModels(robust, iccs, models, trials, scores, metrics)
+    return FittedModels(robust, iccs, perturbed, screens, models, trials, scores, metrics)

@@ -7,6 +7,7 @@ Settings come as the ``radiomics_model`` section of params.yaml (see that file f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from sonorisk.cohort.split import TRAINING
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.modelling.xgb import XgbSearch
 from sonorisk.radiomics.fanout import META_COLUMNS
-from sonorisk.radiomics.model_fit import FittedModels, ModelParams, fit_radiomics_models
+from sonorisk.radiomics.model_fit import FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.models import MODEL_NAMES
 from sonorisk.radiomics.screening import ScreeningParams
 
@@ -33,6 +34,7 @@ Key = tuple[str, str]
 class RadiomicsModelInputs:
     features: Path = paths.RADIOMICS_FEATURES
     reader2: Path = paths.READER2_FEATURES
+    perturbed: Path = paths.PERTURBED_FEATURES
     split: Path = paths.SPLIT_FILE
     validated: Sequence[Path] = ()
 
@@ -64,6 +66,24 @@ def _matrix(table: pa.Table, names: list[str]) -> np.ndarray:
     return np.column_stack([table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names])
 
 
+def _perturbed(table: pa.Table, names: list[str], position: dict[Key, int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(cases, perturbations, features) values, the cases' rows and the screen's ICC threshold."""
+    meta = json.loads((table.schema.metadata or {}).get(b"sonorisk.radiomics", b"{}"))
+    threshold = float(meta.get("perturbation", {}).get("icc_threshold", 0.75))
+    if table.num_rows == 0:
+        return np.zeros((0, 0, len(names))), np.zeros(0, dtype=int), threshold
+    keys = [_key(r) for r in table.select(["cohort_id", "patient_id"]).to_pylist()]
+    index = table.column("perturbation").to_pylist()
+    cases = sorted(set(keys), key=lambda k: position[k])
+    count = max(index) + 1
+    values = np.full((len(cases), count, len(names)), np.nan)
+    where = {k: i for i, k in enumerate(cases)}
+    matrix = _matrix(table, names)
+    for row, (key, k) in enumerate(zip(keys, index, strict=True)):
+        values[where[key], k] = matrix[row]
+    return values, np.array([position[k] for k in cases]), threshold
+
+
 def run_radiomics_models(
     inputs: RadiomicsModelInputs,
     params: ModelParams,
@@ -79,28 +99,39 @@ def run_radiomics_models(
     split_rows = {_key(r): r for r in pq.read_table(inputs.split).to_pylist()}
     clinical: dict[Key, dict[str, Any]] = {}
     for cohort in inputs.validated:
-        columns = ["cohort_id", "patient_id", *CLINICAL_COLUMNS]
+        present = set(pq.read_schema(cohort).names)
+        columns = ["cohort_id", "patient_id", *(c for c in CLINICAL_COLUMNS if c in present)]
         clinical.update({_key(r): r for r in pq.read_table(cohort, columns=columns).to_pylist()})
 
-    x2_rows = np.array([position[_key(r)] for r in second.select(["cohort_id", "patient_id"]).to_pylist()])
+    perturbed, perturbed_rows, threshold = _perturbed(pq.read_table(inputs.perturbed), names, position)
+    robustness = RobustnessInputs(
+        reader2=_matrix(second, names) if second.num_rows else np.zeros((0, len(names))),
+        reader2_rows=np.array([position[_key(r)] for r in second.select(["cohort_id", "patient_id"]).to_pylist()], int),
+        perturbed=perturbed,
+        perturbed_rows=perturbed_rows,
+        perturbation_threshold=threshold,
+    )
     split = np.array([split_rows[k]["split"] for k in keys])
     outcome = np.array([bool(split_rows[k]["outcome"]) for k in keys])
-    fitted = fit_radiomics_models(
-        _matrix(features, names),
-        names,
-        _matrix(second, names),
-        x2_rows,
-        [clinical[k] for k in keys],
-        split,
-        outcome,
-        params,
-    )
+    groups = [str(split_rows[k].get("person") or f"{k[0]}|{k[1]}") for k in keys]
+    rows = [clinical[k] for k in keys]
+    fitted = fit_radiomics_models(_matrix(features, names), names, robustness, rows, split, outcome, groups, params)
     fitted.models.save(outputs.models)
+    report = screening_report(fitted, names, params)
+    card = {  # what the bundle carries about how the radiomics features were chosen
+        "robustness": report["robustness"],
+        "robust_features": fitted.robust_features,
+        "rad_score_features": fitted.models.features,
+        "training_rows": int((split == TRAINING).sum()),
+        "training_persons": len({g for g, s in zip(groups, split, strict=True) if s == TRAINING}),
+    }
+    write_json(outputs.models / "model_card.json", card, sort_keys=False)
 
     scores = {
         "cohort_id": [k[0] for k in keys],
         "patient_id": [k[1] for k in keys],
         "center": features.column("center"),
+        "person": groups,
         "split": split.tolist(),
         "outcome": pa.array([split_rows[k]["outcome"] for k in keys], pa.bool_()),
         "score_kind": ["out_of_fold" if s == TRAINING else "fitted_on_training" for s in split],
@@ -108,7 +139,7 @@ def run_radiomics_models(
     scores |= {name: fitted.scores[name] for name in MODEL_NAMES}
     write_parquet(pa.table(scores), outputs.scores)
     write_json(outputs.metrics, fitted.metrics)
-    write_json(outputs.screening, screening_report(fitted, names, params), sort_keys=False, default=float)
+    write_json(outputs.screening, report, sort_keys=False, default=float)
     for name in MODEL_NAMES:
         line = ", ".join(
             f"{s} {m['auc']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" for s, m in fitted.metrics[name].items()
@@ -117,18 +148,39 @@ def run_radiomics_models(
     return fitted
 
 
+def _median(values: dict[str, float]) -> float | None:
+    finite = [v for v in values.values() if np.isfinite(v)]
+    return float(np.median(finite)) if finite else None
+
+
 def screening_report(fitted: FittedModels, names: list[str], params: ModelParams) -> dict[str, Any]:
-    """What survived each screening step, the Rad Score and the XGBoost search."""
-    finite = [v for v in fitted.iccs.values() if np.isfinite(v)]
+    """What survived each screening step (the robustness screens first), the Rad Score and the
+    XGBoost search."""
     rad = fitted.models.rad_score
+    screens = fitted.screens
+    both = sorted(set(screens.get("reader", [])) & set(screens.get("perturbation", [])))
     return {
-        "icc": {
-            "threshold": params.icc_threshold,
+        "robustness": {
             "features": len(names),
             "robust": len(fitted.robust_features),
-            "median_icc": float(np.median(finite)) if finite else None,
+            "screens": {
+                name: {
+                    "passed": len(passed),
+                    "median_icc": _median(fitted.iccs if name == "reader" else fitted.perturbation_iccs),
+                }
+                for name, passed in screens.items()
+            },
+            "reader_threshold": params.icc_threshold if "reader" in screens else None,
+            "method": (
+                "image perturbation (Zwanenburg et al., Sci Rep 2019): ICC(1,1) across seeded perturbations "
+                "of each training case (outline dilated/eroded, mask shifted, image rotated, noise added)"
+                + ("; second reader: ICC(2,1) between the two readers' outlines" if "reader" in screens else "")
+            ),
+            "overlap_reader_and_perturbation": len(both) if len(screens) == 2 else None,
         },
-        "screening_steps": {"icc_robust": fitted.robust_features} | rad.steps,
+        "screening_steps": {f"{name}_robust": passed for name, passed in screens.items()}
+        | {"robust": fitted.robust_features}
+        | rad.steps,
         "rad_score": {"features": rad.features, "coefficients": rad.coefficients, "lasso_c": rad.lasso_c},
         "xgb": {"best": fitted.models.xgb_params, "trials": fitted.xgb_trials},
     }

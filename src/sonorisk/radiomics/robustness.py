@@ -1,4 +1,5 @@
-"""Feature robustness to the outline: ICC between two readers' masks.
+"""Feature robustness: ICC between two readers' masks, and the ICC across image perturbations
+(``radiomics/perturbation.py``).
 
 ICC(2,1) of Shrout & Fleiss (1979): two-way random effects, absolute agreement, single rater,
 
@@ -33,6 +34,28 @@ def icc_2_1(ratings: np.ndarray) -> float:
     ms_error = (ss_total - ss_rows - ss_cols) / ((n - 1) * (k - 1))
     denominator = ms_rows + (k - 1) * ms_error + k * (ms_cols - ms_error) / n
     return float((ms_rows - ms_error) / denominator) if denominator > 0 else float("nan")
+
+
+def icc_1_1(ratings: np.ndarray) -> float:
+    """ICC(1,1) of Shrout & Fleiss (1979), one-way random effects, single measurement:
+
+        ICC = (MSR - MSW) / (MSR + (k - 1) MSW)
+
+    for an (n cases x k measurements) matrix whose measurements are random draws (perturbations),
+    not fixed raters. NaN when undefined (no variance, fewer than 2 cases or measurements).
+
+    Example:
+        >>> round(icc_1_1(np.array([[1.0, 1.2], [2.0, 2.1], [3.0, 2.8], [4.0, 4.1]])), 3)
+        0.992
+    """
+    x = np.asarray(ratings, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2 or not np.isfinite(x).all():
+        return float("nan")
+    n, k = x.shape
+    ms_rows = k * ((x.mean(axis=1) - x.mean()) ** 2).sum() / (n - 1)
+    ms_within = ((x - x.mean(axis=1, keepdims=True)) ** 2).sum() / (n * (k - 1))
+    denominator = ms_rows + (k - 1) * ms_within
+    return float((ms_rows - ms_within) / denominator) if denominator > 0 else float("nan")
 
 
 def feature_iccs(reader1: np.ndarray, reader2: np.ndarray, names: list[str]) -> dict[str, float]:

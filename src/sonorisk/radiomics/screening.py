@@ -20,6 +20,7 @@ The fitted model is plain numbers (JSON), so scoring needs neither scikit-learn 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,14 +94,16 @@ def drop_redundant(z: np.ndarray, order: np.ndarray, max_abs_rho: float) -> list
     return [int(order[i]) for i in kept]
 
 
-def _lasso(z: np.ndarray, y: np.ndarray, params: ScreeningParams) -> tuple[np.ndarray, float, float]:
+def _lasso(
+    z: np.ndarray, y: np.ndarray, params: ScreeningParams, groups: Sequence[str] | None
+) -> tuple[np.ndarray, float, float]:
     from sklearn.linear_model import LogisticRegressionCV
 
     model = LogisticRegressionCV(
         # Penalties from strong (C = 1e-3: nothing selected) to mild (C ~ 3); weaker penalties
         # only over-fit a few hundred patients and make liblinear crawl towards separation.
         Cs=np.logspace(-3.0, 0.5, params.lasso_cs),
-        cv=stratified_folds(y, params.lasso_folds, params.seed),
+        cv=stratified_folds(y, params.lasso_folds, params.seed, groups),
         l1_ratios=(1.0,),
         # liblinear: exact L1 path, fast on a few hundred rows; it penalises the intercept as a
         # weight, so it is scaled up (x10) to make that penalty small.
@@ -116,8 +119,15 @@ def _lasso(z: np.ndarray, y: np.ndarray, params: ScreeningParams) -> tuple[np.nd
     return model.coef_[0], float(model.intercept_[0]), float(np.ravel(model.C_)[0])
 
 
-def fit_rad_score(matrix: np.ndarray, y: np.ndarray, names: list[str], params: ScreeningParams) -> RadScoreModel:
-    """Screen ``names`` (columns of ``matrix``, training rows) and fit the LASSO Rad Score."""
+def fit_rad_score(
+    matrix: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    params: ScreeningParams,
+    groups: Sequence[str] | None = None,
+) -> RadScoreModel:
+    """Screen ``names`` (columns of ``matrix``, training rows) and fit the LASSO Rad Score; the
+    LASSO's CV folds keep the persons of ``groups`` whole."""
     y = np.asarray(y).astype(bool)
     filled, medians, means, stds = _standardise(matrix)
     usable = np.flatnonzero(stds > 0)
@@ -128,7 +138,7 @@ def fit_rad_score(matrix: np.ndarray, y: np.ndarray, names: list[str], params: S
     if significant.size < MIN_UNIVARIATE:
         significant = order[:MIN_UNIVARIATE]
     kept = drop_redundant(z, significant, params.spearman_max)
-    coef, intercept, c = _lasso(z[:, kept], y, params)
+    coef, intercept, c = _lasso(z[:, kept], y, params, groups)
     chosen = [k for k, w in zip(kept, coef, strict=True) if w != 0.0]
     weights = [float(w) for w in coef if w != 0.0]
     columns = [int(usable[k]) for k in chosen]

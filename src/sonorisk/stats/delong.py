@@ -78,11 +78,15 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray, level: float = 0.95) -> AucEs
     return AucEstimate(auc, var, max(0.0, auc - half), min(1.0, auc + half), n_pos, n_neg)
 
 
+def delong_difference(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[float, float]:
+    """AUC(a) - AUC(b) on the same cases and the DeLong variance of that difference."""
+    aucs, cov = delong_covariance(labels, np.vstack([scores_a, scores_b]))
+    return float(aucs[0] - aucs[1]), float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+
+
 def delong_test(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[float, float]:
     """Paired DeLong test of AUC(a) = AUC(b): returns (AUC difference a - b, two-sided p-value)."""
-    aucs, cov = delong_covariance(labels, np.vstack([scores_a, scores_b]))
-    diff = float(aucs[0] - aucs[1])
-    var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    diff, var = delong_difference(labels, scores_a, scores_b)
     if var <= 0:
         return diff, 1.0 if diff == 0 else 0.0
     return diff, float(2 * norm.sf(abs(diff) / np.sqrt(var)))

@@ -1,0 +1,121 @@
+"""A real study with configuration only: docs/own-study.md, run verbatim on the BUS-BRA sample laid
+out as two hospitals' one-folder deliveries (NAME.png + NAME_mask.png), no second reader, no
+clinical fields, several images per person: ingest -> dvc add -> params.yaml -> dvc repro (through
+the bundle) -> sonorisk score, in a throw-away copy of the project. Nothing but params.yaml and the
+files the page says to write may change."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from sonorisk.paths import PROJECT_ROOT
+from tests.conftest import require_busbra
+
+pytestmark = [pytest.mark.dvc, pytest.mark.slow, pytest.mark.shared_data]
+
+DOC = PROJECT_ROOT / "docs" / "own-study.md"
+# What the page tells a user to write, beside params.yaml; dvc.lock is the run's record.
+EXPECTED_CHANGES = {
+    "params.yaml",
+    "dvc.lock",
+    "data_contracts/ingest/busbra_one_folder.yaml",
+    "data/cohorts/busbra-a.parquet.dvc",
+    "data/cohorts/busbra-b.parquet.dvc",
+}
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of every fenced block, in order."""
+    return [(m.group(1), m.group(2)) for m in re.finditer(r"```(\w+)\n(.*?)```", text, flags=re.DOTALL)]
+
+
+def _env() -> dict[str, str]:
+    return os.environ | {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{args}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    busbra = require_busbra()
+    base = tmp_path_factory.mktemp("hospital")
+    root = base / "sonorisk"
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    for name in tracked.stdout.splitlines():
+        if (PROJECT_ROOT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / name, root / name)
+    (root / "dvc.lock").unlink(missing_ok=True)
+    (base / "shared").mkdir()
+    (base / "shared" / "data").symlink_to(busbra.parent, target_is_directory=True)  # ../shared/data, as here
+    _run(["git", "init", "-q"], root)
+    _run(["git", "add", "-A"], root)
+    _run(["git", "commit", "-qm", "clone"], root)
+    printed = []
+    for language, body in _blocks(DOC.read_text()):
+        if language == "bash":
+            printed.append(_run(["bash", "-euo", "pipefail", "-c", body], root))
+        elif language == "yaml":  # the page's params.yaml sections replace the default study's
+            params = yaml.safe_load((root / "params.yaml").read_text())
+            params.update(yaml.safe_load(body))
+            (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root, "\n".join(printed)
+
+
+def test_the_documented_steps_run_a_real_two_centre_study(study: tuple[Path, str]) -> None:
+    root, printed = study
+    assert "Running stage 'synth" not in printed  # no synthetic cohort in a real study
+    for stage in ("validate@busbra-a", "validate@busbra-b", "split", "radiomics", "dl_train", "evaluate", "bundle"):
+        assert f"Running stage '{stage}'" in printed
+    assert "no second reader" in printed and "perturbed extractions" in printed
+    assert re.search(r"dl_train \w+: epoch 1/\d+, loss", printed)  # one progress line per epoch
+    split = json.loads((root / "reports/metrics/split.json").read_text())
+    assert split["training"]["persons"] < split["training"]["images"]  # several images per person, counted apart
+    results = json.loads((root / "reports/metrics/fusion.json").read_text())["results"]
+    assert set(results) == {"training", "internal_validation", "external_B"}
+    assert "clinical_only" not in results["external_B"]  # no clinical fields, no clinical model
+    assert results["external_B"]["fusion_risk"]["auc"] > 0.5
+    screening = json.loads((root / "reports/radiomics/screening.json").read_text())["robustness"]
+    assert set(screening["screens"]) == {"perturbation"} and screening["robust"] >= 2
+    report = (root / "reports/report.html").read_text()
+    assert "malignancy" in report and "brain metastasis" not in report
+    assert "No clinical model" in report and "persons" in report
+    metrics = _run([sys.executable, "-m", "dvc", "metrics", "show"], root)
+    assert "oracle_auc" not in metrics and "synth" not in metrics
+    page = root.parent / "plots_out"  # outside the project: the test writes nothing a user would not
+    plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(page)], root)
+    assert "failed" not in plots.lower()
+    assert "reports/plots/roc/external_B.csv" in (page / "index.html").read_text()
+    assert "up to date" in _run([sys.executable, "-m", "dvc", "status"], root)
+
+
+def test_nightly_scoring_of_the_study_and_nothing_else_written(study: tuple[Path, str]) -> None:
+    root, _ = study
+    risk = pl.read_parquet(root / "risk/cohort_id=tonight/risk.parquet")
+    delivered = len(list((root / "incoming/hospital-b").glob("*_mask.png")))
+    assert risk.height == delivered and risk["risk"].is_between(0, 1).all()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    changed = {line[3:] for line in status.splitlines()}
+    assert changed == EXPECTED_CHANGES, changed ^ EXPECTED_CHANGES
