@@ -22,7 +22,7 @@ from sonorisk.atomic_file import atomic_path, write_json, write_parquet, write_t
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.evaluation import plots
 from sonorisk.evaluation.baseline import baseline_table
-from sonorisk.evaluation.report import ReportContent, render
+from sonorisk.evaluation.report import ReportContent, model_label, render
 from sonorisk.evaluation.results import DECISION_THRESHOLDS, cohort_results, cohorts, decision_curves, oracle
 from sonorisk.fusion.job import THRESHOLDS_FILE
 from sonorisk.fusion.model import FusionModel
@@ -271,7 +271,7 @@ def results_lines(metrics_doc: dict[str, Any]) -> list[str]:
         for n in names:
             m = results[n][spec.column]
             cells.append(f"{m['auc']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]".ljust(26))
-        lines.append(spec.label[: width - 2].ljust(width) + "".join(cells))
+        lines.append(model_label(spec, results)[: width - 2].ljust(width) + "".join(cells))
     if oracles:
         lines.append(
             "Oracle (synthetic truth)".ljust(width)

@@ -78,6 +78,14 @@ def _models(results: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     return [s for s in MODELS if any(s.column in by_model for by_model in results.values())]
 
 
+def model_label(spec: Any, results: Mapping[str, Mapping[str, Any]]) -> str:
+    """A model's label; without clinical fields the models that would use them are named for what
+    they read ("Radiomics XGBoost", "Fusion (radiomics + DL)")."""
+    if any("clinical_only" in by_model for by_model in results.values()):
+        return str(spec.label)
+    return str(spec.label).replace(" + clinical", "").replace("clinical + ", "")
+
+
 def _counted(content: ReportContent, cohort: str) -> str:
     m = content.results[cohort][FUSION]
     persons = content.persons.get(cohort)
@@ -89,7 +97,7 @@ def _auc_table(content: ReportContent) -> str:
     cohorts = list(content.results)
     rows = []
     for spec in _models(content.results):
-        cells = [spec.label] + [_ci(content.results[c].get(spec.column, {})) for c in cohorts]
+        cells = [model_label(spec, content.results)] + [_ci(content.results[c].get(spec.column, {})) for c in cohorts]
         rows.append(("fusion" if spec.column == FUSION else "", cells))
     if content.oracle:
         rows.append(("", ["Oracle (true risk, synthetic)"] + [_ci(content.oracle.get(c, {})) for c in cohorts]))
@@ -119,7 +127,7 @@ def _threshold_table(cohort: str, results: Mapping[str, Mapping[str, Any]]) -> s
             (
                 "fusion" if spec.column == FUSION else "",
                 [
-                    spec.label,
+                    model_label(spec, {cohort: results}),
                     f"{m['threshold']:.3f}",
                     _pct(m["accuracy"]),
                     _pct(m["sensitivity"]),
@@ -176,7 +184,7 @@ def render(content: ReportContent) -> str:
         singles = [s for s in _models(content.results) if s.column != FUSION]
         best = max(singles, key=lambda s: content.results[cohort][s.column]["auc"])
         cards.append(
-            f"<div class='card'><span>Best single source there: {_e(best.label)}</span>"
+            f"<div class='card'><span>Best single source there: {_e(model_label(best, content.results))}</span>"
             f"<b style='color:#1d2430'>{content.results[cohort][best.column]['auc']:.3f}</b>"
             f"<span>DeLong p vs fusion "
             f"{content.results[cohort][best.column].get('delong_p_vs_fusion', float('nan')):.3g}</span></div>"
