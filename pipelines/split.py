@@ -21,6 +21,9 @@ def main() -> None:
         present = set(pq.read_schema(path).names)
         if outcome not in present:
             raise StudyError(f"{path.name}: no outcome column '{outcome}' (study.outcome)")
+        if person not in present and person not in ("patient_id", "case_id"):
+            hint = "study.person_column; null: one row, one person"
+            raise StudyError(f"{path.name}: no person column '{person}' ({hint})")
         wanted = ["patient_id", "cohort_id", "center", outcome, *([person] if person in present else [])]
         tables.append(pq.read_table(path, columns=wanted))
     splits = assign_splits(

@@ -72,3 +72,23 @@ def test_a_missing_params_section_stops_with_one_line(tmp_path, capsys: pytest.C
     params.write_text("study:\n  outcome: malignant\n")
     line = _one_line(capsys, "fusion", lambda: stage_params("fusion", params))
     assert line == f"stage fusion: error: {params} has no `fusion:` section"
+
+
+def test_a_configured_person_column_that_does_not_exist_stops_the_split_stage(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    from pipelines.split import main as split_main
+
+    (tmp_path / "data" / "validated").mkdir(parents=True)
+    pq.write_table(_BALANCED, tmp_path / "data" / "validated" / "c.parquet")
+    (tmp_path / "params.yaml").write_text(
+        "study: {outcome: malignant, person_column: MRN, development_centre: A, external_centres: [B]}\n"
+        "split: {internal_validation_fraction: 0.3, seed: 1}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    line = _one_line(capsys, "split", split_main)
+    assert (
+        line == "stage split: error: c.parquet: no person column 'MRN' (study.person_column; null: one row, one person)"
+    )
