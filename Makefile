@@ -72,8 +72,8 @@ external-check: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/dvc repro
 	$(BIN)/dvc status
-	$(BIN)/python -m sonorisk.audit record build/audit-first-run.json
+	$(BIN)/python -m sonorisk.audit record build/audit-first-run
 	rm -rf data models reports
 	$(BIN)/dvc repro --force --no-run-cache  # recompute every stage: never restore outputs from DVC's cache
 	$(BIN)/dvc status
-	$(BIN)/python -m sonorisk.audit compare build/audit-first-run.json
+	$(BIN)/python -m sonorisk.audit compare build/audit-first-run

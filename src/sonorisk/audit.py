@@ -1,8 +1,10 @@
-"""Hashes of every pipeline output, for the audit: run `dvc repro`, record, delete the outputs, run
-again, compare (README, "Audit").
+"""The audit: run `dvc repro`, record every output, delete the outputs, run again (here or on
+another machine), compare (README, "Audit").
 
-Files that cannot be byte-identical are listed in ``NOT_BYTE_IDENTICAL`` with the reason; the rest
-must match exactly.
+``record DIR`` keeps a snapshot of every output file and its SHA-256; ``compare DIR`` sorts each file
+into identical, equal by value (``audit_values.py``: decoded pixels, Parquet values, JSON numbers
+within stated tolerances) and really different, naming the first difference. Files that cannot be
+byte-identical between two runs of one commit are listed in ``NOT_BYTE_IDENTICAL`` with the reason.
 
 Example:
     >>> compare({"a": "1", "b": "2"}, {"a": "1", "b": "3"})
@@ -57,28 +59,63 @@ def explained(path: str) -> str | None:
     return None
 
 
+def record(snapshot: Path, roots: Sequence[str] = OUTPUT_ROOTS, base: Path = Path()) -> dict[str, str]:
+    """Copy every output into ``snapshot/files/`` and write ``snapshot/hashes.json``."""
+    import shutil
+
+    hashes = hash_outputs(roots, base)
+    shutil.rmtree(snapshot / "files", ignore_errors=True)
+    for name in hashes:
+        target = snapshot / "files" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(base / name, target)
+    write_text(snapshot / "hashes.json", json.dumps(hashes, indent=1, sort_keys=True) + "\n")
+    return hashes
+
+
+def compare_snapshot(
+    snapshot: Path, base: Path = Path(), roots: Sequence[str] = OUTPUT_ROOTS
+) -> list[tuple[str, str, str]]:
+    """(path, verdict, detail) for every output in the snapshot or the workspace, sorted."""
+    from sonorisk.audit_values import compare_files
+
+    before = json.loads((snapshot / "hashes.json").read_text())
+    now = hash_outputs(roots, base)
+    rows = []
+    for name in sorted(set(before) | set(now)):
+        if name not in before or name not in now:
+            rows.append((name, "differs", "missing in the " + ("recorded run" if name not in before else "new run")))
+        elif before[name] == now[name]:
+            rows.append((name, "identical", ""))
+        else:
+            verdict = compare_files(snapshot / "files" / name, base / name, name)
+            rows.append((name, verdict.kind, verdict.detail))
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sonorisk.audit record FILE`` or ``python -m sonorisk.audit compare FILE``."""
+    """``python -m sonorisk.audit record DIR`` or ``python -m sonorisk.audit compare DIR``."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2 or args[0] not in ("record", "compare"):
-        print("usage: python -m sonorisk.audit record|compare HASHES.json", file=sys.stderr)
+        print("usage: python -m sonorisk.audit record|compare SNAPSHOT_DIR", file=sys.stderr)
         return 2
-    current = hash_outputs()
+    snapshot = Path(args[1])
     if args[0] == "record":
-        write_text(Path(args[1]), json.dumps(current, indent=1, sort_keys=True) + "\n")
-        print(f"recorded {len(current)} output files in {args[1]}")
+        print(f"recorded {len(record(snapshot))} output files in {snapshot}")
         return 0
-    same, differ = compare(json.loads(Path(args[1]).read_text()), current)
-    unexplained = [p for p in differ if explained(p) is None]
-    kinds = {".parquet": 0, ".safetensors": 0, ".ubj": 0, ".json": 0, ".png": 0}
-    for path in same:
-        for suffix in kinds:
-            kinds[suffix] += path.endswith(suffix)
-    print(f"identical: {len(same)} files (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")")
-    for path in differ:
-        print(f"differs:   {path}  ({explained(path) or 'NOT EXPLAINED'})")
+    if not (snapshot / "hashes.json").is_file():
+        print(f"audit: {snapshot} holds no recorded run (python -m sonorisk.audit record {snapshot})", file=sys.stderr)
+        return 2
+    rows = compare_snapshot(snapshot)
+    counts = {kind: sum(1 for _, k, _ in rows if k == kind) for kind in ("identical", "equal by value", "differs")}
+    print(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    for name, kind, detail in rows:
+        if kind != "identical":
+            reason = explained(name)
+            print(f"{kind + ':':16s} {name}  ({detail}{'; ' + reason if reason else ''})")
+    unexplained = [name for name, kind, _ in rows if kind == "differs" and explained(name) is None]
     print("audit: OK" if not unexplained else f"audit: {len(unexplained)} unexplained difference(s)")
     return 0 if not unexplained else 1
 

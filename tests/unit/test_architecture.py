@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"radiomics", "deep"},
     {"fusion"},
     {"evaluation"},
-    {"bundle", "risk", "audit", "synthetic"},
+    {"bundle", "risk", "audit", "audit_values", "synthetic"},
     {"cli"},
 ]
 NEVER_EACH_OTHER = [("radiomics", "deep")]
