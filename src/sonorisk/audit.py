@@ -13,13 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_text
+from sonorisk.provenance import file_sha256
 
 OUTPUT_ROOTS = tuple(root.as_posix() for root in paths.OUTPUT_ROOTS)
 # path prefix -> why it differs between two runs of the same commit on the same machine
@@ -40,7 +40,7 @@ NOT_BYTE_IDENTICAL = {
 def hash_outputs(roots: Sequence[str] = OUTPUT_ROOTS, base: Path = Path()) -> dict[str, str]:
     """SHA-256 of every file under ``roots`` (relative paths, sorted)."""
     files = sorted(p for root in roots for p in (base / root).rglob("*") if p.is_file())
-    return {p.relative_to(base).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    return {p.relative_to(base).as_posix(): file_sha256(p) for p in files}
 
 
 def compare(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[list[str], list[str]]:
@@ -77,7 +77,7 @@ def compare_snapshot(
     snapshot: Path, base: Path = Path(), roots: Sequence[str] = OUTPUT_ROOTS
 ) -> list[tuple[str, str, str]]:
     """(path, verdict, detail) for every output in the snapshot or the workspace, sorted."""
-    from sonorisk.audit_values import compare_files
+    from sonorisk.audit_values import compare_values
 
     before = json.loads((snapshot / "hashes.json").read_text())
     now = hash_outputs(roots, base)
@@ -88,7 +88,7 @@ def compare_snapshot(
         elif before[name] == now[name]:
             rows.append((name, "identical", ""))
         else:
-            verdict = compare_files(snapshot / "files" / name, base / name, name)
+            verdict = compare_values(snapshot / "files" / name, base / name, name)  # hashes already differ
             rows.append((name, verdict.kind, verdict.detail))
     return rows
 

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sonorisk import paths
+from sonorisk.provenance import file_sha256
 
 FEATURE_RTOL = 1e-9  # radiomics feature tables: pyradiomics' arithmetic, any CPU
 SCORE_ATOL = 1e-6  # probabilities and scores: far below any reported digit
@@ -39,10 +39,6 @@ SCORE_ATOL = 1e-6  # probabilities and scores: far below any reported digit
 class Verdict:
     kind: str  # "identical", "equal by value" or "differs"
     detail: str = ""
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _close(a: float, b: float, relative: bool) -> bool:
@@ -121,8 +117,13 @@ def _json(a: Any, b: Any, where: str, relative: bool) -> str | None:
 
 def compare_files(first: Path, second: Path, relative_path: str) -> Verdict:
     """How the ``second`` version of an output compares with the ``first``."""
-    if _sha(first) == _sha(second):
+    if file_sha256(first) == file_sha256(second):
         return Verdict("identical")
+    return compare_values(first, second, relative_path)
+
+
+def compare_values(first: Path, second: Path, relative_path: str) -> Verdict:
+    """Two versions already known to differ in their bytes: equal by value, or where they differ."""
     relative = relative_path.startswith(f"{paths.FEATURES_DIR.as_posix()}/")
     suffix = first.suffix.lower()
     if suffix == ".parquet":
