@@ -168,8 +168,8 @@ def params_read(stage_module: Path) -> ParamsUse:
 
 
 def stage_code_deps(stage: str) -> list[str]:
-    module = ROOT / "pipelines" / f"{stage}.py"
-    return collapse({module, *closure(module)})
+    module, package = ROOT / "pipelines" / f"{stage}.py", ROOT / "pipelines" / "__init__.py"
+    return collapse({module, package, *closure(module), *closure(package)})
 
 
 def stage_definitions() -> dict[str, dict[str, Any]]:

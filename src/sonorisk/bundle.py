@@ -3,8 +3,8 @@
 ``models/bundle/`` holds the radiomics-stage models, the DL model (safetensors + card), the fusion
 model and its thresholds, the radiomics settings, the cohort contracts and the risk-table contract
 in force when the models were trained, and ``manifest.json``: the SHA-256 of each file, package
-versions, the git revision, the training data hash and headline metrics. ``load_bundle`` re-hashes
-every file and refuses a bundle with a changed, missing or extra file, naming it.
+versions, the code hash, the reproducibility profile, the training data hash and headline metrics.
+``load_bundle`` re-hashes every file and refuses a bundle with a changed, missing or extra file, naming it.
 
 The **bundle hash** is the SHA-256 of the sorted (path, file hash) list: it names the models and
 settings, not the moment or the commit that wrote them, so two builds of identical models share it.
@@ -38,7 +38,8 @@ from typing import Any
 
 from sonorisk import paths
 from sonorisk.atomic_file import atomic_dir, write_json
-from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
+from sonorisk.provenance import PIPELINE_PACKAGES, code_sha256, file_sha256, package_versions
+from sonorisk.reproducibility import current_profile
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -70,7 +71,7 @@ def bundle_hash(files: Mapping[str, str]) -> str:
 def write_bundle(out: Path, sources: Mapping[str, Path], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Copy ``sources`` (bundle path -> file) into a fresh ``out`` and write the manifest.
 
-    ``extra`` (versions, git revision, training data hash, metrics) is stored beside the hashes.
+    ``extra`` (versions, code hash, profile, training data hash, metrics) is stored beside the hashes.
     The folder is built next to ``out`` and renamed into place, so a reader never sees half a bundle.
     """
     missing = [str(p) for p in sources.values() if not p.is_file()]
@@ -127,12 +128,13 @@ def pipeline_sources(radiomics_settings: Path) -> dict[str, Path]:
 
 
 def pipeline_provenance() -> dict[str, Any]:
-    """What the manifest records beside the hashes: versions, git revision, the training data's
+    """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the training data's
     hashes and the headline metrics of the evaluate stage."""
     results = json.loads(paths.metrics_file("fusion").read_text())["results"]
     card = json.loads((paths.DEEP_MODELS / "model_card.json").read_text())
     return {
-        "git_revision": git_revision(),
+        "code_sha256": code_sha256(),
+        "reproducibility": current_profile(),
         "versions": package_versions(PIPELINE_PACKAGES),
         "training_data": {
             "split_sha256": file_sha256(paths.SPLIT_FILE),

@@ -56,6 +56,8 @@ REPORT_HTML = REPORTS_DIR / "report.html"
 FIGURES_DIR = REPORTS_DIR / "figures"
 PLOTS_DIR = REPORTS_DIR / "plots"
 EVALUATION_DIR = REPORTS_DIR / "evaluation"
+# Wall-clock seconds per stage: not DVC outputs, so dvc.lock holds only what a rerun reproduces.
+TIMINGS_DIR = REPORTS_DIR / "timings"
 
 OUTPUT_ROOTS = (DATA_DIR, MODELS_DIR, REPORTS_DIR)
 RISK_ROOT = Path("risk")  # where `sonorisk score` writes risk tables unless told otherwise

@@ -1,5 +1,5 @@
 """Provenance shared by every output that records where it came from: file hashes, package
-versions, the git revision. No heavy imports, so scoring workers and the CLI can use it freely.
+versions, the code's hash. No heavy imports, so scoring workers and the CLI can use it freely.
 
 Example:
     >>> package_versions(["numpy", "no-such-package"])["no-such-package"]
@@ -9,12 +9,10 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import subprocess
+import platform
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-
-from sonorisk.paths import PROJECT_ROOT
 
 # The packages whose versions a report or bundle lists.
 PIPELINE_PACKAGES = (
@@ -32,6 +30,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def python_version() -> str:
+    """``major.minor``: the lock pins the packages, not Python's patch level, which outputs must not
+    depend on (the same bytes from any 3.11 interpreter)."""
+    return ".".join(platform.python_version_tuple()[:2])
+
+
 def package_versions(names: Iterable[str]) -> dict[str, str]:
     """Installed version of each package, "absent" when it is not installed."""
     versions = {}
@@ -43,11 +47,15 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
     return versions
 
 
-def git_revision() -> str:
-    """HEAD of the project's checkout, or "unknown" outside a git checkout."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def code_sha256() -> str:
+    """SHA-256 over the ``sonorisk`` package's Python files (relative path and content, sorted).
+
+    Outputs record this rather than the git revision: the same code gives the same bytes whatever
+    commit carries it, so a clean clone reproduces the ``dvc.lock`` committed beside the code.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+from sonorisk.reproducibility import profile_variables
+
 
 def describe_target(environ: Mapping[str, str] = os.environ) -> str:
     address = environ.get("RAY_ADDRESS")
@@ -36,7 +38,13 @@ def _start(num_cpus: int | None) -> None:
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
+        # A local cluster's workers inherit this process's environment; a remote one's get the
+        # reproducibility profile through the runtime environment.
+        ray.init(
+            address=os.environ["RAY_ADDRESS"],
+            log_to_driver=False,
+            runtime_env={"env_vars": profile_variables()},
+        )
     else:
         # address="local": always a fresh local instance. Without it ray.init() joins any cluster a
         # `ray start` left on this machine (and fails, since num_cpus cannot be set on one).

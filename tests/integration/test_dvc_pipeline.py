@@ -243,7 +243,7 @@ def test_bundle_lists_every_file_and_refuses_any_changed_byte(
     project, _ = reproduced
     bundle = project / "models/bundle"
     manifest = json.loads((bundle / "manifest.json").read_text())
-    for key in ("git_revision", "versions", "training_data", "headline_metrics", "bundle_sha256"):
+    for key in ("code_sha256", "reproducibility", "versions", "training_data", "headline_metrics", "bundle_sha256"):
         assert key in manifest
     expected = {
         "radiomics/rad_score.json",

@@ -8,13 +8,23 @@ from collections.abc import Mapping
 
 import pytest
 
-from tests.import_graph import ROOT, closure, module_graph, params_read, stage_definitions
+from tests.import_graph import ROOT, ParamsUse, closure, module_graph, params_read, stage_definitions
 
 STAGES = stage_definitions()
 
 # Bottom to top; a module imports only from its own layer or below.
 LAYERS: list[set[str]] = [
-    {"sonorisk", "paths", "atomic_file", "params", "gates", "provenance", "parquet_stream", "runtime"},
+    {
+        "sonorisk",
+        "paths",
+        "atomic_file",
+        "params",
+        "gates",
+        "provenance",
+        "parquet_stream",
+        "runtime",
+        "reproducibility",
+    },
     {"imaging"},
     {"contracts"},
     {"cohort"},
@@ -139,7 +149,8 @@ def test_stage_deps_list_every_file_its_code_runs(stage: str) -> None:
     command = STAGES[stage]["cmd"].split()
     assert command[:3] == ["python", "-m", f"pipelines.{stage}"], "one stage = one pipelines/ module"
     deps = [d if isinstance(d, str) else next(iter(d)) for d in STAGES[stage].get("deps", [])]
-    files = sorted(p.relative_to(ROOT).as_posix() for p in {module, *closure(module)})
+    package = ROOT / "pipelines" / "__init__.py"  # runs first on `python -m pipelines.<stage>`
+    files = sorted(p.relative_to(ROOT).as_posix() for p in {module, package, *closure(module), *closure(package)})
     missing = [f for f in files if not _covered(f, deps)]
     assert missing == [], f"dvc.yaml stage {stage} runs these files but does not list them: {missing}"
 
@@ -150,7 +161,8 @@ def test_stage_params_are_exactly_what_it_reads(stage: str) -> None:
     listed = [
         (p if isinstance(p, str) else next(iter(p))).removesuffix(".${key}") for p in STAGES[stage].get("params", [])
     ]
-    use = params_read(ROOT / "pipelines" / f"{stage}.py")
+    own, package = params_read(ROOT / "pipelines" / f"{stage}.py"), params_read(ROOT / "pipelines" / "__init__.py")
+    use = ParamsUse(own.sections | package.sections, own.keys | package.keys)
     unlisted = sorted(
         [s for s in use.sections if s not in listed]
         + [k for k in use.keys if k not in listed and k.split(".")[0] not in listed]

@@ -9,9 +9,11 @@ Cohort-level problems end with a one-line message on stderr and exit status 2, n
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sonorisk.cli import cohorts, features, models, risk
+from sonorisk.reproducibility import PROFILE_VARIABLE, ProfileError, apply_profile
 
 EXIT_COHORT_PROBLEM = 2
 
@@ -23,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
             "SonoRisk: risk of brain metastasis after breast-cancer surgery from the preoperative "
             "ultrasound image, its lesion outline and clinical-pathological fields."
         ),
+        epilog=(
+            "Every command computes under the reproducibility profile SONORISK_PROFILE names: fast "
+            "(default, the host's best instruction set) or audit (capped at x86-64-v3: the same bytes on "
+            "any such host). Run manifests and reports record it; see docs/reproducibility.md."
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for topic in (cohorts, features, models, risk):
@@ -33,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        apply_profile(os.environ.get(PROFILE_VARIABLE, "fast"))
+    except ProfileError as problem:
+        print(f"sonorisk {args.command}: error: {problem}", file=sys.stderr)
+        return EXIT_COHORT_PROBLEM
     from sonorisk.contracts.reasons import CohortError
 
     try:

@@ -24,7 +24,7 @@ def _add_radiomics(sub: argparse._SubParsersAction) -> None:
             "row of a cohort Parquet, several cases per Ray task over all cores of a local cluster, or "
             "of the cluster named by RAY_ADDRESS. Writes one row per input row in input order: every "
             "feature column always (nulls when a case fails), status, error, settings hash; package "
-            "versions and git revision in the Parquet metadata. A failing case never stops the run."
+            "versions and code hash in the Parquet metadata. A failing case never stops the run."
         ),
     )
     p.add_argument("cohort", type=Path, help="cohort Parquet (validated rows)")
@@ -115,7 +115,13 @@ def _run_dl_train(args: argparse.Namespace) -> int:
         params["seed"] = args.seed
     if args.init_weights:
         params["init_weights"] = str(args.init_weights)
-    outputs = TrainOutputs(args.out, args.oof, args.metrics, args.metrics.with_name("deep_history.json"))
+    outputs = TrainOutputs(
+        args.out,
+        args.oof,
+        args.metrics,
+        args.metrics.with_name("deep_history.json"),
+        args.metrics.with_name("deep_timings.json"),
+    )
     train_job(args.cohorts, args.split, params, outputs)
     print(f"model {args.out}\nout-of-fold scores {args.oof}\nmetrics {args.metrics}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from sonorisk.atomic_file import write_text
 from sonorisk.contracts.reasons import Reason, shown_value
 from sonorisk.paths import COHORT_CONTRACT_DIR
 
@@ -104,10 +106,17 @@ def run_suites(
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_INDEX]},
         )
     )
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    # The run named by its date, not by the clock: the Data Docs of a rerun have the same bytes.
+    run_time = dt.datetime.combine(run_date, dt.time(), tzinfo=dt.UTC)
     result = checkpoint.run(
         batch_parameters={"dataframe": frame},
         expectation_parameters={"run_date": run_date.isoformat()},
+        run_id=RunIdentifier(run_name=f"cohort_contract-{run_date.isoformat()}", run_time=run_time),
     )
+    if docs_dir is not None:
+        normalise_docs(docs_dir, run_time.strftime("%Y%m%dT%H%M%S.%fZ"))
     reasons: dict[int, list[Reason]] = defaultdict(list)
     success: dict[str, bool] = {}
     evaluated: dict[str, int] = {}
@@ -130,6 +139,37 @@ def run_suites(
                     Reason(column, rule, shown_value(_plain(hit.get(column))), suite_name)
                 )
     return SuiteOutcome(dict(reasons), success, evaluated)
+
+
+_CLOCK = re.compile(r"\d{8}T\d{6}\.\d{6}Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def normalise_docs(docs_dir: Path, run_time: str) -> None:
+    """Make GE's Data Docs a function of the validation only: GE stamps each page with the clock
+    (validation time, an image URL's cache buster) and gives collapsible blocks random uuid4 ids.
+    Timestamps become the run's date; each uuid becomes its order of appearance in the page, which
+    keeps every link between a toggle and its block.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> page = folder / "a.html"
+        >>> _ = page.write_text('<a href="#b-7c9e6679-7425-40de-944b-e07fc1f90ae7">20261202T140840.183922Z</a>')
+        >>> normalise_docs(folder, "20261201T000000.000000Z")
+        >>> page.read_text()
+        '<a href="#b-00000000-0000-4000-8000-000000000001">20261201T000000.000000Z</a>'
+    """
+    for page in sorted(docs_dir.rglob("*.html")):
+        text = page.read_text()
+        order: dict[str, str] = {}
+        for found in _UUID.findall(text):
+            order.setdefault(found, f"00000000-0000-4000-8000-{len(order) + 1:012d}")
+        fixed = _CLOCK.sub(run_time, text)
+        for found, replacement in order.items():
+            fixed = fixed.replace(found, replacement)
+        if fixed != text:
+            write_text(page, fixed)
 
 
 def _plain(value: Any) -> Any:

@@ -12,12 +12,12 @@ Example:
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sonorisk.atomic_file import atomic_path, write_json
-from sonorisk.provenance import file_sha256, package_versions
+from sonorisk.provenance import file_sha256, package_versions, python_version
+from sonorisk.reproducibility import current_profile
 
 if TYPE_CHECKING:  # torch is imported where a network is built: reading a card must not cost ~400 MB
     import torch
@@ -33,7 +33,7 @@ class ModelFileError(ValueError):
 
 
 def _versions() -> dict[str, str]:
-    return {"python": platform.python_version()} | package_versions(("torch", "timm", "numpy", "safetensors"))
+    return {"python": python_version()} | package_versions(("torch", "timm", "numpy", "safetensors"))
 
 
 def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +50,7 @@ def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> 
         "weights_file": WEIGHTS,
         "weights_sha256": file_sha256(folder / WEIGHTS),
         "versions": _versions(),
+        "reproducibility": current_profile(),
     } | card_extra
     write_json(folder / CARD, card, default=float)
     return card

@@ -27,7 +27,8 @@ from sonorisk.evaluation.results import DECISION_THRESHOLDS, cohort_results, coh
 from sonorisk.fusion.job import THRESHOLDS_FILE
 from sonorisk.fusion.model import FusionModel
 from sonorisk.fusion.score_table import KEY, MODELS, probabilities, read_clinical, score_columns
-from sonorisk.provenance import PIPELINE_PACKAGES, file_sha256, git_revision, package_versions
+from sonorisk.provenance import PIPELINE_PACKAGES, code_sha256, file_sha256, package_versions
+from sonorisk.reproducibility import current_profile
 from sonorisk.stats.curves import calibration_points, roc_points
 
 _HEADLINE = (
@@ -76,7 +77,7 @@ class EvaluationOutputs:
 
 def _versions() -> str:
     lines = [f"{name}=={version}" for name, version in package_versions(PIPELINE_PACKAGES).items()]
-    return "\n".join([f"git revision: {git_revision()}", *lines])
+    return "\n".join([f"code sha256: {code_sha256()}", *lines])
 
 
 def _write_curves(path: Path, header: Sequence[str], curves: Mapping[str, Sequence[Any]]) -> None:
@@ -228,6 +229,7 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
 
     settings = {p.name: p.read_text() for p in inputs.settings_files if p.exists()}
     settings["Package versions"] = _versions()
+    settings["Reproducibility profile"] = json.dumps(current_profile(), indent=2)
     if inputs.model_files:
         settings["Model files (SHA-256)"] = "\n".join(
             f"{file_sha256(p)}  {p}" for p in inputs.model_files if p.exists()

@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -34,10 +36,36 @@ class ImageError(ValueError):
 
 
 def encode_png(array: np.ndarray) -> bytes:
-    """Lossless PNG of a 2-D uint8 (or uint16) array; deterministic bytes for equal input."""
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
+    """Lossless PNG of a 2-D uint8 (or uint16) array, with bytes that depend on the pixels only.
+
+    Pillow deflates with zlib-ng, whose output depends on the CPU's instruction set, so the same
+    image gave other bytes (and another cohort hash) on another machine. The zlib stream here holds
+    stored (uncompressed) blocks, a format fixed by RFC 1951 with nothing left to the encoder; the
+    Parquet files that hold the images compress them with zstd, whose output does not depend on the CPU.
+    """
+    if array.ndim != 2 or array.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"encode_png takes a 2-D uint8 or uint16 array, got {array.dtype} {array.shape}")
+    height, width = array.shape
+    samples = np.ascontiguousarray(array, dtype=">u2" if array.dtype == np.uint16 else np.uint8)
+    rows = samples.view(np.uint8).reshape(height, -1)
+    raw = np.hstack([np.zeros((height, 1), np.uint8), rows]).tobytes()  # filter type 0 on every row
+    blocks = []
+    for start in range(0, max(len(raw), 1), _STORED_BLOCK):
+        chunk = raw[start : start + _STORED_BLOCK]
+        final = start + _STORED_BLOCK >= len(raw)
+        blocks.append(struct.pack("<BHH", final, len(chunk), len(chunk) ^ 0xFFFF) + chunk)
+    stream = b"\x78\x01" + b"".join(blocks) + struct.pack(">I", zlib.adler32(raw))
+    depth = 16 if array.dtype == np.uint16 else 8
+    header = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)  # greyscale, no interlace
+    return _PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_STORED_BLOCK = 65535  # the largest stored deflate block
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _open(data: bytes | None, what: str, max_side: int, max_pixels: int) -> Image.Image:

@@ -12,7 +12,6 @@ Output: one row per input row, same order; identity columns, ``mask_source``, ``
 from __future__ import annotations
 
 import json
-import platform
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from tqdm import tqdm
 
 from sonorisk.atomic_file import write_parquet
 from sonorisk.parquet_stream import open_for_streaming
-from sonorisk.provenance import git_revision, package_versions
+from sonorisk.provenance import code_sha256, package_versions, python_version
 from sonorisk.radiomics.extract import STATUS_FAILED, Transform, build_extractor, extract_record, feature_names
 from sonorisk.radiomics.perturbation import PerturbationSettings, perturb
 from sonorisk.radiomics.settings import RadiomicsSettings
@@ -65,14 +64,14 @@ def feature_schema(names: list[str], perturbed: bool = False) -> pa.Schema:
 
 
 def provenance(settings: RadiomicsSettings) -> dict[str, Any]:
-    """Versions, settings hash and git revision for Parquet schema metadata."""
+    """Versions, settings hash and code hash for Parquet schema metadata."""
     versions = package_versions(("pyradiomics-bhklab", "numpy", "SimpleITK", "PyWavelets", "ray", "pyarrow"))
     return {
         "settings_sha256": settings.sha256,
         "settings_source": Path(settings.source).name,
         "versions": versions,
-        "python": platform.python_version(),
-        "git_revision": git_revision(),
+        "python": python_version(),
+        "code_sha256": code_sha256(),
     }
 
 

@@ -35,6 +35,7 @@ from sonorisk.fusion.model import FusionModel
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.paths import CONTRACTS_DIR
 from sonorisk.provenance import file_sha256
+from sonorisk.reproducibility import current_profile
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
 
@@ -267,6 +268,7 @@ def score_cohort(
         "seconds": {k: round(v, 2) for k, v in timings.items()} | {"total": round(time.perf_counter() - started, 2)},
         "ray": ray_target if new_mask.any() else "not used (every row unchanged)",
         "versions": bundle.manifest.get("versions", {}),
+        "reproducibility": current_profile(),
     }
     if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
         raise AssertionError(f"row accounting broken: {manifest['counts']}")  # never expected; never silent

@@ -1,0 +1,53 @@
+"""The audit profile makes a run's bytes independent of the instruction set it may use (issue 17).
+
+The same reduced pipeline (synthetic cohort -> validation -> radiomics through Ray -> one-epoch DL
+training -> DL scores) runs in fresh processes: once with every library free to use this host's
+best kernels, once capped as an AVX2-only host would be. Under the audit profile both give the same
+bytes; without it, the host's best gives other bytes than the AVX2 host, so the check can fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from sonorisk.reproducibility import host_flags, host_level
+from tests.integration.reduced_pipeline import AVX2_HOST, OUTPUTS, run_fresh
+
+pytestmark = pytest.mark.slow
+
+
+def _run(out: Path, caps: dict[str, str], profile: str) -> dict[str, str]:
+    done = run_fresh(out, caps, profile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in OUTPUTS}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    root = tmp_path_factory.mktemp("profiles")
+    return {
+        "audit, host best": _run(root / "audit-best", {}, "audit"),
+        "audit, AVX2 host": _run(root / "audit-avx2", AVX2_HOST, "audit"),
+        "fast, host best": _run(root / "fast-best", {}, "fast"),
+    }
+
+
+def test_audit_profile_gives_the_same_bytes_under_two_instruction_set_caps(runs: dict[str, dict[str, str]]) -> None:
+    best, avx2 = runs["audit, host best"], runs["audit, AVX2 host"]
+    differing = [name for name in OUTPUTS if best[name] != avx2[name]]
+    assert differing == [], f"under the audit profile these outputs still depend on the instruction set: {differing}"
+
+
+def test_without_the_profile_the_host_best_differs_from_an_avx2_host(runs: dict[str, dict[str, str]]) -> None:
+    if host_level(host_flags()) != "x86-64-v4":
+        pytest.skip("this host has no AVX-512: its best and an AVX2 host's are the same kernels")
+    fast, avx2 = runs["fast, host best"], runs["audit, AVX2 host"]
+    differing = [name for name in OUTPUTS if fast[name] != avx2[name]]
+    assert differing, "no output depends on the instruction set: the test could not catch a missing profile"
+    # The DL weights come from ATen/oneDNN kernels that round differently under AVX-512.
+    assert "model/model.safetensors" in differing
+    # The synthetic B-mode images go through numpy's log and exp, whose AVX-512 loops round otherwise.
+    assert "cohort.parquet" in differing
