@@ -96,6 +96,11 @@ def main() -> None:
         print("\n".join("  " + line for line in results_lines(fusion)))
     if paths.REPORT_HTML.exists():
         print(f"\nEvaluation report: {paths.REPORT_HTML.resolve()}")
+    manifest = paths.BUNDLE_DIR / "manifest.json"
+    if manifest.exists():
+        profile = json.loads(manifest.read_text()).get("reproducibility", {})
+        floor = f", floor {profile['floor']}" if profile.get("floor") else ""
+        print(f"Reproducibility profile: {profile.get('profile', 'unrecorded')}{floor} (docs/reproducibility.md)")
     print(
         "\n`dvc metrics show` lists every metric; `dvc plots show` renders ROC, calibration and decision curves; "
         "`dvc dag` shows the stages."
