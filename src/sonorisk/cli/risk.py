@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sonorisk import paths
 
+EXIT_WRITER_BUSY = 3  # another run holds the output root (--no-wait)
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,7 +24,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "Re-scoring replaces the partition; rows whose data, bundle and settings are unchanged keep their "
             "scores without radiomics or DL. Exit 0 even with quarantined rows; exit 2 with a one-line "
             "reason when the cohort or the bundle is unusable (missing file, wrong schema, changed bundle). "
-            "Uses the Ray cluster named by RAY_ADDRESS, else a local one."
+            "One run writes to an --out at a time: a second waits (or, with --no-wait, exits 3 naming the "
+            "first); a killed run leaves no lock behind. Uses the Ray cluster named by RAY_ADDRESS, else a local one."
         ),
     )
     p.add_argument("--cohort", type=Path, required=True, help="cohort Parquet (labels not needed)")
@@ -31,6 +34,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-date", type=dt.date.fromisoformat, help="judge 'not in the future' against this date")
     p.add_argument("--batch-size", type=int, default=64, help="images per DL model call")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, schedulers)")
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help=f"exit {EXIT_WRITER_BUSY} at once, naming the other run, when another run is writing to --out "
+        "(default: wait for it; one writer per risk root)",
+    )
     p.set_defaults(run=_run_score)
 
     q = sub.add_parser(
@@ -51,10 +60,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _run_score(args: argparse.Namespace) -> int:
     from sonorisk.risk.scoring import score_cohort
+    from sonorisk.risk.writer_lock import WriterBusyError
 
-    manifest = score_cohort(
-        args.cohort, args.bundle, args.out, args.run_date, args.batch_size, progress=not args.no_progress
-    )
+    try:
+        manifest = score_cohort(
+            args.cohort,
+            args.bundle,
+            args.out,
+            args.run_date,
+            args.batch_size,
+            progress=not args.no_progress,
+            wait=not args.no_wait,
+        )
+    except WriterBusyError as busy:
+        print(f"sonorisk score: busy: {busy}", file=sys.stderr)
+        return EXIT_WRITER_BUSY
     counts = manifest["counts"]
     print(
         f"score: run {manifest['run_id']}: {counts['rows_in']} rows in = {counts['scored']} scored "

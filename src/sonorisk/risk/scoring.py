@@ -38,6 +38,7 @@ from sonorisk.provenance import file_sha256
 from sonorisk.reproducibility import current_profile
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
+from sonorisk.risk.writer_lock import writer_lock
 
 # Columns that do not change a score: labels and what validation adds.
 _NOT_HASHED = {"brain_metastasis", "followup_months", "input_row", "validation_notes"}
@@ -165,12 +166,17 @@ def score_cohort(
     batch_size: int = 64,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Score ``cohort`` into ``out``; returns the run manifest (also written to ``out/_runs/``).
+
+    One run writes to ``out`` at a time: with ``wait`` a run waits for the one writing there, else it
+    raises ``WriterBusyError`` naming that run (``writer_lock.py``).
 
     Raises:
         BundleError: missing, changed or foreign bundle; contracts that differ from the bundle's.
         CohortError / FileNotFoundError: the cohort as a whole is unusable (nothing is written).
+        WriterBusyError: ``wait=False`` and another run holds ``out``.
     """
     from sonorisk.contracts.validate import validate_cohort
     from sonorisk.runtime import describe_target
@@ -184,93 +190,99 @@ def score_cohort(
         raise FileNotFoundError(f"{cohort} does not exist")
     scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_id = f"{scored_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    work = out / "_work" / run_id
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        start = time.perf_counter()
-        summary = validate_cohort(cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress)
-        timings["validate"] = time.perf_counter() - start
-        # Streamed in batches: a 10,000-patient cohort's images never sit in memory at once.
-        valid_file = open_for_streaming(work / "valid.parquet")
-        quarantine = _read_fields(work / "quarantine.parquet")
-        salt = bundle.bundle_sha256 + bundle.manifest["files"]["settings/radiomics.yaml"]
-        keys: list[tuple[str, str]] = []
-        hashes: dict[tuple[str, str], str] = {}
-        for batch in valid_file.iter_batches(batch_size=128):
-            batch_keys = list(
-                zip(batch.column("cohort_id").to_pylist(), batch.column("patient_id").to_pylist(), strict=True)
+    # One writer per root, from reading the partitions it may reuse to writing its manifest.
+    with writer_lock(out, run_id, wait=wait, log=log):
+        scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)  # after any wait for another run
+        work = out / "_work" / run_id
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            start = time.perf_counter()
+            summary = validate_cohort(
+                cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress
             )
-            keys.extend(batch_keys)
-            hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
-        cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
+            timings["validate"] = time.perf_counter() - start
+            # Streamed in batches: a 10,000-patient cohort's images never sit in memory at once.
+            valid_file = open_for_streaming(work / "valid.parquet")
+            quarantine = _read_fields(work / "quarantine.parquet")
+            salt = bundle.bundle_sha256 + bundle.manifest["files"]["settings/radiomics.yaml"]
+            keys: list[tuple[str, str]] = []
+            hashes: dict[tuple[str, str], str] = {}
+            for batch in valid_file.iter_batches(batch_size=128):
+                batch_keys = list(
+                    zip(batch.column("cohort_id").to_pylist(), batch.column("patient_id").to_pylist(), strict=True)
+                )
+                keys.extend(batch_keys)
+                hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
+            cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
 
-        cached: list[pa.Table] = []
-        known: set[str] = set()
-        for cohort_id in cohort_ids:
-            previous = read_partition(out, cohort_id)
-            if previous is not None and "row_hash" in previous.column_names:
-                keep = np.isin(previous.column("row_hash").to_numpy(zero_copy_only=False), list(hashes.values()))
-                cached.append(previous.filter(pa.array(keep)))
-                known |= set(cached[-1].column("row_hash").to_pylist())
-        new_mask = np.array([hashes[k] not in known for k in keys], dtype=bool)
-        log(
-            f"score: {summary.rows_in} rows in, {summary.rows_quarantined} quarantined, "
-            f"{int((~new_mask).sum())} unchanged (cached), {int(new_mask.sum())} to score"
-        )
+            cached: list[pa.Table] = []
+            known: set[str] = set()
+            for cohort_id in cohort_ids:
+                previous = read_partition(out, cohort_id)
+                if previous is not None and "row_hash" in previous.column_names:
+                    keep = np.isin(previous.column("row_hash").to_numpy(zero_copy_only=False), list(hashes.values()))
+                    cached.append(previous.filter(pa.array(keep)))
+                    known |= set(cached[-1].column("row_hash").to_pylist())
+            new_mask = np.array([hashes[k] not in known for k in keys], dtype=bool)
+            log(
+                f"score: {summary.rows_in} rows in, {summary.rows_quarantined} quarantined, "
+                f"{int((~new_mask).sum())} unchanged (cached), {int(new_mask.sum())} to score"
+            )
 
-        model = FusionModel.load(bundle.path("fusion"))
-        contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
-        fresh = None
-        if new_mask.any():
-            subset = work / "to_score.parquet"
-            with pq.ParquetWriter(subset, valid_file.schema_arrow) as writer:
-                offset = 0
-                for batch in valid_file.iter_batches(batch_size=128):
-                    writer.write_batch(batch.filter(pa.array(new_mask[offset : offset + batch.num_rows])))
-                    offset += batch.num_rows
-            scores = _score_new_rows(subset, bundle, model, work, batch_size, timings, progress)
-            fresh = _risk_rows(scores, hashes, bundle, contract, model.thresholds, run_id, scored_at)
+            model = FusionModel.load(bundle.path("fusion"))
+            contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
+            fresh = None
+            if new_mask.any():
+                subset = work / "to_score.parquet"
+                with pq.ParquetWriter(subset, valid_file.schema_arrow) as writer:
+                    offset = 0
+                    for batch in valid_file.iter_batches(batch_size=128):
+                        writer.write_batch(batch.filter(pa.array(new_mask[offset : offset + batch.num_rows])))
+                        offset += batch.num_rows
+                scores = _score_new_rows(subset, bundle, model, work, batch_size, timings, progress)
+                fresh = _risk_rows(scores, hashes, bundle, contract, model.thresholds, run_id, scored_at)
 
-        start = time.perf_counter()
-        pieces = [t.cast(contract.schema) for t in [*cached, fresh] if t is not None and t.num_rows]
-        combined = pa.concat_tables(pieces) if pieces else contract.schema.empty_table()
-        problems = contract.violations(combined)
-        if problems:
-            raise ValueError("risk table breaks its contract, nothing written: " + "; ".join(problems[:5]))
-        partitions = {}
-        for cohort_id in cohort_ids:
-            part = combined.filter(pc.equal(combined.column("cohort_id"), cohort_id))
-            part = part.sort_by([("patient_id", "ascending")])
-            partitions[cohort_id] = str(write_partition(part, out, cohort_id))
-            held = quarantine.filter(pc.equal(quarantine.column("cohort_id"), cohort_id))
-            write_quarantine(held, out, cohort_id)
-        timings["write"] = time.perf_counter() - start
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if (out / "_work").is_dir() and not any((out / "_work").iterdir()):
-            (out / "_work").rmdir()
+            start = time.perf_counter()
+            pieces = [t.cast(contract.schema) for t in [*cached, fresh] if t is not None and t.num_rows]
+            combined = pa.concat_tables(pieces) if pieces else contract.schema.empty_table()
+            problems = contract.violations(combined)
+            if problems:
+                raise ValueError("risk table breaks its contract, nothing written: " + "; ".join(problems[:5]))
+            partitions = {}
+            for cohort_id in cohort_ids:
+                part = combined.filter(pc.equal(combined.column("cohort_id"), cohort_id))
+                part = part.sort_by([("patient_id", "ascending")])
+                partitions[cohort_id] = str(write_partition(part, out, cohort_id))
+                held = quarantine.filter(pc.equal(quarantine.column("cohort_id"), cohort_id))
+                write_quarantine(held, out, cohort_id)
+            timings["write"] = time.perf_counter() - start
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if (out / "_work").is_dir() and not any((out / "_work").iterdir()):
+                (out / "_work").rmdir()
 
-    manifest = {
-        "run_id": run_id,
-        "scored_at": scored_at.isoformat(),
-        "cohort": str(cohort),
-        "cohort_sha256": file_sha256(cohort),
-        "bundle": str(bundle_root),
-        "bundle_sha256": bundle.bundle_sha256,
-        "counts": {
-            "rows_in": summary.rows_in,
-            "scored": combined.num_rows,
-            "quarantined": summary.rows_quarantined,
-            "cached": int((~new_mask).sum()),
-            "newly_scored": int(new_mask.sum()),
-        },
-        "partitions": partitions,
-        "seconds": {k: round(v, 2) for k, v in timings.items()} | {"total": round(time.perf_counter() - started, 2)},
-        "ray": ray_target if new_mask.any() else "not used (every row unchanged)",
-        "versions": bundle.manifest.get("versions", {}),
-        "reproducibility": current_profile(),
-    }
-    if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
-        raise AssertionError(f"row accounting broken: {manifest['counts']}")  # never expected; never silent
-    write_json(out / RUNS_DIR / f"{run_id}.json", manifest)
-    return manifest
+        manifest = {
+            "run_id": run_id,
+            "scored_at": scored_at.isoformat(),
+            "cohort": str(cohort),
+            "cohort_sha256": file_sha256(cohort),
+            "bundle": str(bundle_root),
+            "bundle_sha256": bundle.bundle_sha256,
+            "counts": {
+                "rows_in": summary.rows_in,
+                "scored": combined.num_rows,
+                "quarantined": summary.rows_quarantined,
+                "cached": int((~new_mask).sum()),
+                "newly_scored": int(new_mask.sum()),
+            },
+            "partitions": partitions,
+            "seconds": {k: round(v, 2) for k, v in timings.items()}
+            | {"total": round(time.perf_counter() - started, 2)},
+            "ray": ray_target if new_mask.any() else "not used (every row unchanged)",
+            "versions": bundle.manifest.get("versions", {}),
+            "reproducibility": current_profile(),
+        }
+        if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
+            raise AssertionError(f"row accounting broken: {manifest['counts']}")  # never expected; never silent
+        write_json(out / RUNS_DIR / f"{run_id}.json", manifest)
+        return manifest
