@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import sys
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
@@ -48,14 +49,21 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
 
 
 def code_sha256() -> str:
-    """SHA-256 over the ``sonorisk`` package's Python files (relative path and content, sorted).
+    """SHA-256 over the ``sonorisk`` modules this process has loaded (relative path and content, sorted).
 
     Outputs record this rather than the git revision: the same code gives the same bytes whatever
-    commit carries it, so a clean clone reproduces the ``dvc.lock`` committed beside the code.
+    commit carries it, so a clean clone reproduces the ``dvc.lock`` committed beside the code. Only
+    the modules a stage ran count, and those are among its DVC deps (tests/unit/test_architecture.py):
+    a change elsewhere in the package changes neither its outputs nor its lock entry.
     """
     package = Path(__file__).resolve().parent
+    loaded = {
+        Path(module.__file__).resolve()
+        for name, module in list(sys.modules.items())
+        if (name == "sonorisk" or name.startswith("sonorisk.")) and getattr(module, "__file__", None)
+    }
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted(p for p in loaded if p.is_relative_to(package)):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

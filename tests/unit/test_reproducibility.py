@@ -117,3 +117,23 @@ def test_png_pixels_round_trip_through_an_independent_decoder(shape: tuple[int, 
 def test_png_refuses_what_it_cannot_store_losslessly() -> None:
     with pytest.raises(ValueError, match="2-D uint8 or uint16"):
         encode_png(np.zeros((4, 4), np.float32))
+
+
+def _code_hash(*imports: str) -> str:
+    import subprocess
+    import sys
+
+    lines = [f"import {name}" for name in imports] + [
+        "from sonorisk.provenance import code_sha256",
+        "print(code_sha256())",
+    ]
+    done = subprocess.run([sys.executable, "-c", "; ".join(lines)], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_code_hash_covers_the_modules_a_process_ran_and_only_those() -> None:
+    # A stage's outputs must not change when an unrelated module of the package does.
+    alone, again = _code_hash(), _code_hash()
+    with_lock = _code_hash("sonorisk.risk.writer_lock")
+    assert alone == again and len(alone) == 64
+    assert with_lock != alone
