@@ -57,11 +57,12 @@ def code_sha256() -> str:
     a change elsewhere in the package changes neither its outputs nor its lock entry.
     """
     package = Path(__file__).resolve().parent
-    loaded = {
-        Path(module.__file__).resolve()
+    files = [
+        getattr(module, "__file__", None)
         for name, module in list(sys.modules.items())
-        if (name == "sonorisk" or name.startswith("sonorisk.")) and getattr(module, "__file__", None)
-    }
+        if name.split(".")[0] == "sonorisk"
+    ]
+    loaded = {Path(file).resolve() for file in files if file}
     digest = hashlib.sha256()
     for path in sorted(p for p in loaded if p.is_relative_to(package)):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
