@@ -12,7 +12,6 @@ out-of-fold folds. Prints each run's seconds, the medians and the ratio audit / 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -25,16 +24,19 @@ import yaml
 
 from sonorisk.cohort.split import assign_splits
 from sonorisk.params import stage_params
-from sonorisk.reproducibility import PROFILE_VARIABLE, profile_environment
+from tests.integration.reduced_pipeline import fresh_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(command: list[str], profile: str) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in profile_environment("audit", {})}
-    env = {k: v for k, v in env.items() if k != "RAY_ADDRESS"} | {PROFILE_VARIABLE: profile}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sonorisk.cli", *command], cwd=ROOT, env=env, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "sonorisk.cli", *command],
+        cwd=ROOT,
+        env=fresh_environment({}, profile),
+        capture_output=True,
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{command[0]} under {profile} failed:\n{done.stderr.decode()[-2000:]}")

@@ -56,14 +56,18 @@ AVX2_HOST = {
 }
 
 
-def run_fresh(out: Path, caps: dict[str, str], profile: str) -> subprocess.CompletedProcess[str]:
-    """The reduced pipeline in a fresh interpreter, under ``caps`` (and nothing the caller's
-    environment capped) and ``profile``, on a local Ray cluster of its own."""
+def fresh_environment(caps: dict[str, str], profile: str) -> dict[str, str]:
+    """This process's environment with ``caps`` instead of any cap it had, ``profile`` named, and no
+    Ray address (a child starts a local cluster of its own)."""
     from sonorisk.reproducibility import PROFILE_VARIABLE, profile_environment
 
-    env = {k: v for k, v in os.environ.items() if k not in profile_environment("audit", {})}
-    env = {k: v for k, v in env.items() if k not in (PROFILE_VARIABLE, "RAY_ADDRESS")}
-    env |= caps | {PROFILE_VARIABLE: profile, "PYTHONHASHSEED": "0"}
+    dropped = {*profile_environment("audit", {}), PROFILE_VARIABLE, "RAY_ADDRESS"}
+    return {k: v for k, v in os.environ.items() if k not in dropped} | caps | {PROFILE_VARIABLE: profile}
+
+
+def run_fresh(out: Path, caps: dict[str, str], profile: str) -> subprocess.CompletedProcess[str]:
+    """The reduced pipeline in a fresh interpreter, under ``caps`` and ``profile``."""
+    env = fresh_environment(caps, profile) | {"PYTHONHASHSEED": "0"}
     return subprocess.run(
         [sys.executable, "-m", "tests.integration.reduced_pipeline", str(out)],
         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=900,
