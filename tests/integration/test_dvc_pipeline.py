@@ -191,10 +191,18 @@ def test_shuffled_training_labels_give_an_external_auc_whose_ci_contains_one_hal
 # --- Issue 6: the model bundle and nightly scoring, on the clone's bundle -----------------------
 
 
+def _sonorisk_env(env_extra: dict[str, str] | None = None) -> dict[str, str]:
+    return os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"} | (env_extra or {})
+
+
 def _sonorisk(args: list[str], cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"} | (env_extra or {})
     return subprocess.run(
-        [sys.executable, "-m", "sonorisk.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "sonorisk.cli", *args],
+        cwd=cwd,
+        env=_sonorisk_env(env_extra),
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -418,7 +426,7 @@ def test_one_writer_per_risk_root_a_second_run_waits_or_exits_3(
     project, _ = reproduced
     out = tmp_path / "risk"
     args = ["score", "--cohort", str(new_cohort), "--bundle", str(project / "models/bundle"), "--out", str(out)]
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = _sonorisk_env()
     command = [sys.executable, "-m", "sonorisk.cli", *args, "--no-progress"]
     first = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     holder = _holder_of(out)
