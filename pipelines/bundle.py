@@ -1,17 +1,47 @@
 """DVC stage `bundle`: models/bundle/ with every model file, the radiomics settings, the contracts in
-force, thresholds, the model card and a manifest of SHA-256 hashes (what `sonorisk score` loads)."""
+force, thresholds, the training distribution of every model input (for drift), the model card and a
+manifest of SHA-256 hashes (what `sonorisk score` loads)."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
 from sonorisk import paths
-from sonorisk.bundle import pipeline_provenance, pipeline_sources, write_bundle
+from sonorisk.atomic_file import write_json
+from sonorisk.bundle import model_inputs, pipeline_provenance, pipeline_sources, write_bundle
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
+from sonorisk.risk.drift import REFERENCE_FILE, build_reference
+
+KEY = ["cohort_id", "patient_id"]
+
+
+def drift_reference(out: Path) -> Path:
+    """The development rows' (training + internal validation) distribution of every model input."""
+    development = pl.read_parquet(paths.SPLIT_FILE).filter(pl.col("split") != "external").select(KEY)
+    inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
+    read = list(dict.fromkeys(f for model in inputs.values() for f in model.get("radiomics", [])))
+    fields = list(dict.fromkeys(f for model in inputs.values() for f in model.get("fields", [])))
+    features = pl.read_parquet(paths.RADIOMICS_FEATURES, columns=[*KEY, *read]).join(development, on=KEY)
+    clinical = pl.concat(
+        [
+            pl.read_parquet(p, columns=[c for c in (*KEY, *fields) if c in pl.read_parquet_schema(p)])
+            for p in paths.validated_cohorts()
+        ],
+        how="diagonal_relaxed",
+    ).join(development, on=KEY)
+    scores = pl.read_parquet(paths.FUSION_SCORES).join(development, on=KEY)
+    return write_json(out, build_reference(features, clinical, scores, read, fields))
 
 
 def main() -> None:
     settings = paths.PROJECT_ROOT / stage_params("radiomics")["settings"]
-    manifest = write_bundle(paths.BUNDLE_DIR, pipeline_sources(settings), pipeline_provenance())
+    with tempfile.TemporaryDirectory() as scratch:
+        sources = pipeline_sources(settings) | {REFERENCE_FILE: drift_reference(Path(scratch) / "reference.json")}
+        manifest = write_bundle(paths.BUNDLE_DIR, sources, pipeline_provenance())
     print(f"bundle: {len(manifest['files'])} files, bundle sha256 {manifest['bundle_sha256']}")
 
 

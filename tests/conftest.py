@@ -13,6 +13,22 @@ from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 BUSBRA_DIR = SHARED_DATA_DIR / "busbra_sample"
 
+# What the default study's bundle read when this test was written (rad_score.json): a realistic
+# input spread over 5 images and 5 classes, not an expected output.
+DEFAULT_BUNDLE_READS = [
+    "wavelet-LH_firstorder_Skewness",
+    "wavelet-LL_gldm_LargeDependenceLowGrayLevelEmphasis",
+    "wavelet-LH_glcm_ClusterShade",
+    "wavelet-LH_firstorder_Energy",
+    "log-sigma-1-0-mm-3D_firstorder_Range",
+    "wavelet-LH_glcm_Imc2",
+    "wavelet-LL_glcm_JointEntropy",
+    "original_shape2D_Elongation",
+    "original_gldm_SmallDependenceLowGrayLevelEmphasis",
+    "log-sigma-2-0-mm-3D_ngtdm_Strength",
+    "log-sigma-1-0-mm-3D_gldm_DependenceNonUniformityNormalized",
+]
+
 
 @pytest.fixture(scope="module")
 def ray_local():

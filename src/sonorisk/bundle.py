@@ -38,6 +38,7 @@ from typing import Any
 
 from sonorisk import paths
 from sonorisk.atomic_file import atomic_dir, write_json
+from sonorisk.modelling.clinical_encoding import source_fields
 from sonorisk.provenance import PIPELINE_PACKAGES, code_sha256, file_sha256, package_versions
 from sonorisk.reproducibility import current_profile
 
@@ -127,6 +128,33 @@ def pipeline_sources(radiomics_settings: Path) -> dict[str, Path]:
     return sources
 
 
+def model_inputs(radiomics: Path, fusion: Path) -> dict[str, dict[str, list[str]]]:
+    """Per frozen model, what it reads: radiomics features, cohort fields, scores, images.
+
+    Nightly scoring extracts only the union of the ``radiomics`` lists (``radiomics/plan.py``) and
+    checks drift on every input listed here.
+    """
+    rad_score = json.loads((radiomics / "rad_score.json").read_text())
+    clinical = json.loads((radiomics / "clinical_logistic.json").read_text())
+    xgb_sidecar = json.loads((radiomics / "radiomics_clinical_xgb.json").read_text())
+    fused = json.loads((fusion / "fusion.json").read_text())
+    xgb_radiomics = [c for c in xgb_sidecar["columns"] if c in xgb_sidecar["rad_features"]]
+    xgb_fields = [c for c in xgb_sidecar["columns"] if c not in xgb_sidecar["rad_features"]]
+    return {
+        "clinical_only": {"fields": source_fields(clinical["encoder"]["columns"])},
+        "rad_score": {"radiomics": list(rad_score["features"])},
+        "radiomics_clinical_xgb": {"radiomics": xgb_radiomics, "fields": source_fields(xgb_fields)},
+        "dl_score": {"images": ["image_png", "mask_png", "pixel_spacing_mm"]},
+        "fusion": {"fields": source_fields(fused["encoder"]["columns"]), "scores": list(fused["score_inputs"])},
+    }
+
+
+def read_features(bundle: Bundle) -> list[str]:
+    """The radiomics features the bundle's models read, in first-use order."""
+    inputs = bundle.manifest.get("model_inputs") or model_inputs(bundle.path("radiomics"), bundle.path("fusion"))
+    return list(dict.fromkeys(f for model in inputs.values() for f in model.get("radiomics", [])))
+
+
 def pipeline_provenance() -> dict[str, Any]:
     """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the training data's
     hashes and the headline metrics of the evaluate stage."""
@@ -134,6 +162,7 @@ def pipeline_provenance() -> dict[str, Any]:
     card = json.loads((paths.DEEP_MODELS / "model_card.json").read_text())
     return {
         "code_sha256": code_sha256(),
+        "model_inputs": model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS),
         "reproducibility": current_profile(),
         "versions": package_versions(PIPELINE_PACKAGES),
         "training_data": {

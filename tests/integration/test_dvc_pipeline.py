@@ -341,6 +341,58 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     assert query.returncode == 0 and "11" in query.stdout
 
 
+def test_bundle_driven_extraction_gives_the_full_extractions_risks_and_each_run_records_drift(
+    reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
+) -> None:
+    import polars as pl
+
+    project, _ = reproduced
+    bundle = project / "models/bundle"
+    base = ["score", "--cohort", str(new_cohort), "--bundle", str(bundle), "--no-progress"]
+    runs = {}
+    for mode in ("full", "bundle"):
+        out = tmp_path / mode
+        done = _sonorisk([*base, "--out", str(out), "--extraction", mode, "--drift-min-rows", "5"], project)
+        assert done.returncode == 0, done.stderr
+        runs[mode] = (out, json.loads(next((out / "_runs").glob("*.json")).read_text()))
+
+    # The same risks, scores, groups and row hashes, whichever extraction made them.
+    differs_by_run = ["run_id", "scored_at"]
+    full, narrowed = (
+        pl.read_parquet(out / "cohort_id=nightly-2026-11-28/risk.parquet").drop(differs_by_run)
+        for out, _ in runs.values()
+    )
+    assert narrowed.height == 11 and narrowed.equals(full)
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    read = {f for model in manifest["model_inputs"].values() for f in model.get("radiomics", [])}
+    extraction = runs["bundle"][1]["radiomics_extraction"]
+    planned = extraction["settings"]["featuresByImage"]
+    assert {f"{image}_{c}_{f}" for image, by in planned.items() for c, fs in by.items() for f in fs} == read
+    assert extraction["settings_sha256"] != runs["full"][1]["radiomics_extraction"]["settings_sha256"]
+
+    out, run = runs["bundle"]
+    drift = run["drift"]
+    groups = {v["group"] for v in drift["inputs"].values()}
+    assert groups == {"image feature", "clinical field", "score"} and read <= set(drift["inputs"])
+    assert drift["flagged"] == sorted(
+        (n for n, v in drift["inputs"].items() if v["psi"] >= 0.25), key=lambda n: -drift["inputs"][n]["psi"]
+    )
+    assert drift["quarantined_share_by_rule"] and all(r.startswith("age") for r in drift["quarantined_share_by_rule"])
+    page = (out / "_runs" / f"{run['run_id']}.html").read_text()
+    shown = _sonorisk(["runs", "show", run["run_id"][:20], "--out", str(out)], project)
+    assert shown.returncode == 0, shown.stderr
+    for name, value in drift["inputs"].items():
+        line = next(line for line in shown.stdout.splitlines() if line.strip().startswith(f"{name} "))
+        assert f"PSI {value['psi']:7.3f}" in line, line
+        assert f"<td>{name}</td><td>{value['psi']:.3f}</td>" in page
+    assert shown.stdout.count("DRIFTED") == len(drift["flagged"]) == page.count("<td>drifted</td>")
+    listed = _sonorisk(["runs", "list", "--out", str(out)], project)
+    assert listed.returncode == 0 and run["run_id"] in listed.stdout
+    unknown = _sonorisk(["runs", "show", "no-such-run", "--out", str(out)], project)
+    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+
+
 def test_scoring_through_an_existing_ray_cluster(
     reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
 ) -> None:

@@ -1,4 +1,5 @@
-"""``sonorisk score`` and ``sonorisk query``: nightly scoring into risk tables, and SQL over them."""
+"""``sonorisk score``, ``sonorisk runs`` and ``sonorisk query``: nightly scoring into risk tables,
+what each run did (counts, drift), and SQL over the tables."""
 
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "scores without radiomics or DL. Exit 0 even with quarantined rows; exit 2 with a one-line "
             "reason when the cohort or the bundle is unusable (missing file, wrong schema, changed bundle). "
             "One run writes to an --out at a time: a second waits (or, with --no-wait, exits 3 naming the "
-            "first); a killed run leaves no lock behind. Uses the Ray cluster named by RAY_ADDRESS, else a local one."
+            "first); a killed run leaves no lock behind. Radiomics extracts only the features the bundle's "
+            "models read (same values as a full extraction; --extraction full to extract everything). Each "
+            "run records the population stability index (PSI) of every model input against its training "
+            "distribution and writes OUT/_runs/<run_id>.html (`sonorisk runs show RUN_ID` prints it). "
+            "Uses the Ray cluster named by RAY_ADDRESS, else a local one."
         ),
     )
     p.add_argument("--cohort", type=Path, required=True, help="cohort Parquet (labels not needed)")
@@ -40,7 +45,42 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help=f"exit {EXIT_WRITER_BUSY} at once, naming the other run, when another run is writing to --out "
         "(default: wait for it; one writer per risk root)",
     )
+    p.add_argument(
+        "--extraction",
+        choices=("bundle", "full"),
+        default="bundle",
+        help="bundle: extract only the radiomics features the frozen models read (default); full: every "
+        "feature of the bundle's settings (same values, several times slower)",
+    )
+    p.add_argument(
+        "--psi-threshold",
+        type=float,
+        default=0.25,
+        help="flag a model input whose PSI against the training distribution reaches this (default 0.25)",
+    )
+    p.add_argument(
+        "--drift-min-rows",
+        type=int,
+        default=100,
+        help="flag drift only when the run scored at least this many rows (default 100): on fewer, PSI "
+        "measures sampling noise",
+    )
     p.set_defaults(run=_run_score)
+
+    r = sub.add_parser(
+        "runs",
+        help="list scoring runs, or show one run's counts and drift",
+        description=(
+            "`sonorisk runs list`: every run under --out, newest last, with its counts and drifted inputs. "
+            "`sonorisk runs show RUN_ID`: one run's counts, the PSI of every model input against the "
+            "training distribution (drifted ones marked) and the share of quarantined rows by rule: the "
+            "same as OUT/_runs/<run_id>.html. A unique prefix of RUN_ID is enough."
+        ),
+    )
+    r.add_argument("action", choices=("list", "show"), help="list every run, or show one")
+    r.add_argument("run_id", nargs="?", help="the run to show (from `runs list` or the score output)")
+    r.add_argument("--out", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
+    r.set_defaults(run=_run_runs)
 
     q = sub.add_parser(
         "query",
@@ -71,6 +111,9 @@ def _run_score(args: argparse.Namespace) -> int:
             args.batch_size,
             progress=not args.no_progress,
             wait=not args.no_wait,
+            extraction=args.extraction,
+            psi_threshold=args.psi_threshold,
+            drift_min_rows=args.drift_min_rows,
         )
     except WriterBusyError as busy:
         print(f"sonorisk score: busy: {busy}", file=sys.stderr)
@@ -81,6 +124,43 @@ def _run_score(args: argparse.Namespace) -> int:
         f"({counts['cached']} unchanged, reused) + {counts['quarantined']} quarantined; "
         f"{manifest['seconds']['total']:.1f} s; partitions " + ", ".join(manifest["partitions"].values())
     )
+    drift = manifest["drift"]
+    if drift is not None and drift["flagged"]:
+        print(
+            f"score: drift: {len(drift['flagged'])} inputs at PSI >= {drift['threshold']} "
+            f"({', '.join(drift['flagged'][:5])}); see `sonorisk runs show {manifest['run_id']}`",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    import json
+
+    from sonorisk.risk.drift import render_text
+    from sonorisk.risk.partition import RUNS_DIR
+
+    folder = args.out / RUNS_DIR
+    manifests = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if args.action == "list":
+        if not manifests:
+            print(f"no runs under {args.out}")
+        for path in manifests:
+            run = json.loads(path.read_text())
+            drifted = (run.get("drift") or {}).get("flagged", [])
+            counts = run["counts"]
+            print(
+                f"{run['run_id']}  in {counts['rows_in']}  scored {counts['scored']}  "
+                f"quarantined {counts['quarantined']}  drifted {len(drifted)}"
+            )
+        return 0
+    if not args.run_id:
+        raise ValueError("`runs show` needs a RUN_ID (see `sonorisk runs list`)")
+    matches = [p for p in manifests if p.stem.startswith(args.run_id)]
+    if len(matches) != 1:
+        found = "no run" if not matches else f"{len(matches)} runs"
+        raise ValueError(f"{found} under {folder} starts with {args.run_id!r} (see `sonorisk runs list`)")
+    print(render_text(json.loads(matches[0].read_text())))
     return 0
 
 

@@ -60,6 +60,11 @@ def _raw(row: Mapping[str, Any], column: str) -> float:
     return float(value)
 
 
+def source_fields(columns: list[str]) -> list[str]:
+    """The cohort fields encoded columns are read from (the subtype columns from one field)."""
+    return list(dict.fromkeys("molecular_subtype" if c.startswith("subtype_") else c for c in columns))
+
+
 @dataclass(frozen=True)
 class ClinicalEncoder:
     """Column order and the training fill values for missing entries."""

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable
 from functools import lru_cache
@@ -26,6 +27,8 @@ import numpy as np
 
 from sonorisk.imaging.codec import ImageError, decode_image, decode_mask
 
+PLAN_KEY = "featuresByImage"  # planned settings (radiomics/plan.py): image name -> class -> features
+SHAPE_IMAGE = "original"  # pyradiomics names shape features after the unfiltered image
 STATUS_OK = "ok"
 STATUS_FAILED = "error"  # the case could not be extracted; the reason is in `error`
 
@@ -38,11 +41,53 @@ def _quiet() -> None:
 
 
 def build_extractor(params: dict[str, Any]) -> Any:
-    """A pyradiomics extractor configured from a parsed parameter file."""
+    """A pyradiomics extractor configured from a parsed parameter file; for planned settings
+    (``plan.plan_settings``) one that computes only the planned features."""
     from radiomics import featureextractor
 
     _quiet()
+    if PLAN_KEY in params:
+        return PlannedExtractor(dict(params))
     return featureextractor.RadiomicsFeatureExtractor(dict(params))
+
+
+class PlannedExtractor:
+    """``execute(image, mask)`` as pyradiomics' segment-based ``execute``, computing only the
+    features of ``params[featuresByImage]`` (diagnostics are not produced)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        from radiomics import featureextractor
+
+        self.by_image: dict[str, dict[str, list[str]]] = params[PLAN_KEY]
+        self.pyradiomics = featureextractor.RadiomicsFeatureExtractor(
+            {k: v for k, v in params.items() if k != PLAN_KEY}
+        )
+
+    def execute(self, image: Any, mask: Any) -> dict[str, float]:
+        from radiomics import imageoperations
+
+        extractor = self.pyradiomics
+        settings = extractor.settings.copy()
+        extractor._setTolerance()  # what execute() does first: the geometry tolerance is module state
+        image, mask = extractor.loadImage(image, mask, None, **settings)
+        box, corrected = imageoperations.checkMask(image, mask, **settings)
+        if corrected is not None:
+            mask = corrected
+        values: dict[str, float] = collections.OrderedDict()
+        shape = {c: f for c, f in self.by_image.get(SHAPE_IMAGE, {}).items() if c.startswith("shape")}
+        if shape:
+            extractor.enabledFeatures = shape
+            values.update(extractor.computeShape(image, mask, box, **settings))
+        for image_type, custom in extractor.enabledImagetypes.items():
+            generator = getattr(imageoperations, f"get{image_type}Image")(image, mask, **(settings | custom))
+            for filtered, name, kwargs in generator:
+                wanted = {c: f for c, f in self.by_image.get(name, {}).items() if not c.startswith("shape")}
+                if not wanted:
+                    continue
+                cropped, cropped_mask = imageoperations.cropToTumorMask(filtered, mask, box)
+                extractor.enabledFeatures = wanted
+                values.update(extractor.computeFeatures(cropped, cropped_mask, name, **kwargs))
+        return values
 
 
 def to_sitk(array: np.ndarray, spacing_mm: float, is_mask: bool = False) -> Any:

@@ -5,6 +5,12 @@ and DL Score (Ray Data) for the rows not already scored -> frozen radiomics-stag
 -> the risk-table contract -> atomic partition write; quarantined rows (with every reason) to
 ``_quarantine/``; a run manifest to ``_runs/<run_id>.json``. Rows in = scored + quarantined.
 
+Radiomics extracts only what the bundle's models read (``extraction="bundle"``, the default):
+the settings are narrowed to those features (``radiomics/plan.py``), the values are those of a full
+extraction. ``extraction="full"`` runs the bundle's settings as they are (audits, benchmarks). The
+settings used and their hash go into the run manifest, with the drift of every model input
+(``risk/drift.py``) and a one-page HTML summary beside it.
+
 Incremental: each valid row's hash covers its data (image, masks, clinical fields, spacing; not the
 label or follow-up), the bundle hash and the radiomics settings hash. A row whose hash is already in
 the cohort's partition keeps its scores (and the run that computed them); only new or changed rows
@@ -29,20 +35,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sonorisk.atomic_file import write_json
-from sonorisk.bundle import Bundle, BundleError, load_bundle
+from sonorisk.atomic_file import write_json, write_text
+from sonorisk.bundle import Bundle, BundleError, load_bundle, read_features
 from sonorisk.fusion.model import FusionModel
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.paths import CONTRACTS_DIR
 from sonorisk.provenance import file_sha256
+from sonorisk.radiomics.plan import plan_settings
+from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_settings
 from sonorisk.reproducibility import current_profile
 from sonorisk.risk.contract import RiskTableContract
+from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, REFERENCE_FILE, render_html, run_drift
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
 from sonorisk.risk.writer_lock import writer_lock
 
 # Columns that do not change a score: labels and what validation adds.
 _NOT_HASHED = {"brain_metastasis", "followup_months", "input_row", "validation_notes"}
 _IMAGE_COLUMNS = ("image_png", "mask_png", "mask_reader2_png")
+EXTRACTION_MODES = ("bundle", "full")
 
 
 def _read_fields(path: Path) -> pa.Table:
@@ -77,6 +87,17 @@ def row_hashes(table: pa.Table | pa.RecordBatch, salt: str) -> list[str]:
     return out
 
 
+def extraction_settings(bundle: Bundle, extraction: str) -> RadiomicsSettings:
+    """The bundle's radiomics settings, narrowed to the features its models read unless ``full``."""
+    settings = load_settings(bundle.path("settings/radiomics.yaml"))
+    if extraction == "full":
+        return settings
+    if extraction != "bundle":
+        raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, not {extraction!r}")
+    planned = plan_settings(settings.params, read_features(bundle))
+    return from_params(planned, source="settings/radiomics.yaml narrowed to the features the bundle reads")
+
+
 def _score_new_rows(
     subset: Path,
     bundle: Bundle,
@@ -85,15 +106,15 @@ def _score_new_rows(
     batch_size: int,
     timings: dict[str, float],
     progress: bool,
-) -> pl.DataFrame:
+    settings: RadiomicsSettings,
+) -> tuple[pl.DataFrame, pa.Table, pl.DataFrame]:
+    """Scores (with notes), the radiomics feature table and the clinical fields of the new rows."""
     from sonorisk.deep.batch_scoring import score_cohorts
     from sonorisk.radiomics.fanout import extract_with_ray
     from sonorisk.radiomics.models import RadiomicsModels
-    from sonorisk.radiomics.settings import load_settings
     from sonorisk.risk.scores import frozen_scores
     from sonorisk.runtime import ray_session
 
-    settings = load_settings(bundle.path("settings/radiomics.yaml"))
     with ray_session(defer=True) as ensure_ray:
         start = time.perf_counter()
         features = extract_with_ray(subset, settings, progress=progress, ensure_ray=ensure_ray).table
@@ -120,7 +141,7 @@ def _score_new_rows(
         ]
         notes.append("; ".join(parts) or None)
     timings["fusion"] = time.perf_counter() - start
-    return scores.with_columns(pl.Series("score_note", notes, dtype=pl.String))
+    return scores.with_columns(pl.Series("score_note", notes, dtype=pl.String)), features, validated
 
 
 def _risk_rows(
@@ -167,8 +188,15 @@ def score_cohort(
     progress: bool = True,
     log: Callable[[str], None] = print,
     wait: bool = True,
+    extraction: str = "bundle",
+    psi_threshold: float = DEFAULT_THRESHOLD,
+    drift_min_rows: int = DEFAULT_MIN_ROWS,
 ) -> dict[str, Any]:
     """Score ``cohort`` into ``out``; returns the run manifest (also written to ``out/_runs/``).
+
+    ``extraction``: ``bundle`` extracts only the radiomics features the models read, ``full`` every
+    feature of the bundle's settings (same values). Inputs whose PSI against the training
+    distribution reaches ``psi_threshold`` are flagged, when at least ``drift_min_rows`` rows were scored.
 
     One run writes to ``out`` at a time: with ``wait`` a run waits for the one writing there, else it
     raises ``WriterBusyError`` naming that run (``writer_lock.py``).
@@ -186,6 +214,7 @@ def score_cohort(
     ray_target = describe_target()
     bundle = load_bundle(bundle_root)
     check_contracts_in_force(bundle)
+    settings = extraction_settings(bundle, extraction)
     if not cohort.is_file():
         raise FileNotFoundError(f"{cohort} does not exist")
     scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -232,6 +261,7 @@ def score_cohort(
             model = FusionModel.load(bundle.path("fusion"))
             contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
             fresh = None
+            frames: dict[str, pl.DataFrame] = {}
             if new_mask.any():
                 subset = work / "to_score.parquet"
                 with pq.ParquetWriter(subset, valid_file.schema_arrow) as writer:
@@ -239,7 +269,12 @@ def score_cohort(
                     for batch in valid_file.iter_batches(batch_size=128):
                         writer.write_batch(batch.filter(pa.array(new_mask[offset : offset + batch.num_rows])))
                         offset += batch.num_rows
-                scores = _score_new_rows(subset, bundle, model, work, batch_size, timings, progress)
+                scores, features, fields = _score_new_rows(
+                    subset, bundle, model, work, batch_size, timings, progress, settings
+                )
+                image_features = pl.from_arrow(features)
+                assert isinstance(image_features, pl.DataFrame)
+                frames = {"image feature": image_features, "clinical field": fields, "score": scores}
                 fresh = _risk_rows(scores, hashes, bundle, contract, model.thresholds, run_id, scored_at)
 
             start = time.perf_counter()
@@ -276,6 +311,13 @@ def score_cohort(
                 "newly_scored": int(new_mask.sum()),
             },
             "partitions": partitions,
+            "radiomics_extraction": {
+                "mode": extraction,
+                "settings_sha256": settings.sha256,
+                "source": settings.source,
+                "settings": settings.params,
+            },
+            "drift": _drift(bundle, frames, summary.report, summary.rows_in, psi_threshold, drift_min_rows),
             "seconds": {k: round(v, 2) for k, v in timings.items()}
             | {"total": round(time.perf_counter() - started, 2)},
             "ray": ray_target if new_mask.any() else "not used (every row unchanged)",
@@ -285,4 +327,21 @@ def score_cohort(
         if manifest["counts"]["rows_in"] != manifest["counts"]["scored"] + manifest["counts"]["quarantined"]:
             raise AssertionError(f"row accounting broken: {manifest['counts']}")  # never expected; never silent
         write_json(out / RUNS_DIR / f"{run_id}.json", manifest)
+        if manifest["drift"] is not None:
+            write_text(out / RUNS_DIR / f"{run_id}.html", render_html(manifest))
         return manifest
+
+
+def _drift(
+    bundle: Bundle,
+    frames: dict[str, pl.DataFrame],
+    report: dict[str, Any],
+    rows_in: int,
+    threshold: float,
+    min_rows: int,
+) -> dict[str, Any] | None:
+    """The run's drift record; None for a bundle built before bundles carried the training distribution."""
+    if REFERENCE_FILE not in bundle.manifest["files"]:
+        return None
+    reference = json.loads(bundle.path(REFERENCE_FILE).read_text())
+    return run_drift(reference, frames, report.get("reasons_by_rule", {}), rows_in, threshold, min_rows)
