@@ -48,6 +48,7 @@ class ExtractionRun:
 META_COLUMNS = [*ID_COLUMNS, "mask_source", "status", "error", "roi_pixels", "settings_sha256", "pyradiomics_version"]
 
 
+@lru_cache(maxsize=1)
 def _pyradiomics_version() -> str:
     try:
         return metadata.version("pyradiomics-bhklab")
