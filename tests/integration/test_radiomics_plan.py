@@ -47,8 +47,8 @@ def _cases_busbra() -> list[tuple[bytes, bytes, float]]:
     return cases
 
 
-def _assert_parity(cases: list[tuple[bytes, bytes, float]], wanted: list[str]) -> None:
-    full_params = load_settings().params
+def _assert_parity(cases: list[tuple[bytes, bytes, float]], wanted: list[str], full_params: dict | None = None) -> None:
+    full_params = full_params or load_settings().params
     planned_params = plan_settings(full_params, wanted)
     full, planned = build_extractor(full_params), build_extractor(planned_params)
     all_names = feature_names(full_params)
@@ -66,6 +66,15 @@ def test_default_bundle_features_equal_the_full_extraction_on_synthetic_default_
     small_cohort: Path,
 ) -> None:
     _assert_parity(_cases_synthetic(small_cohort), DEFAULT_BUNDLE_READS)
+
+
+def test_parity_holds_with_resegmentation_on(small_cohort: Path) -> None:
+    """Another study's settings: the mask is resegmented to grey levels >= 30 (shape keeps the
+    drawn outline, as pyradiomics does unless ``resegmentShape``)."""
+    params = load_settings().params
+    for shape_too in (False, True):
+        resegmented = params | {"setting": params["setting"] | {"resegmentRange": [30], "resegmentShape": shape_too}}
+        _assert_parity(_cases_synthetic(small_cohort)[:4], DEFAULT_BUNDLE_READS, resegmented)
 
 
 def test_a_draw_from_every_filter_and_class_equals_the_full_extraction_on_busbra() -> None:

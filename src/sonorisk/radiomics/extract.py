@@ -73,11 +73,19 @@ class PlannedExtractor:
         box, corrected = imageoperations.checkMask(image, mask, **settings)
         if corrected is not None:
             mask = corrected
+        resegmented = None  # the same mask and box rules as execute() when resegmentation is on
+        if settings.get("resegmentRange") is not None:
+            resegmented = imageoperations.resegmentMask(image, mask, **settings)
+            box, _ = imageoperations.checkMask(image, resegmented, **settings)
+            if settings.get("resegmentShape", False):
+                mask = resegmented
         values: dict[str, float] = collections.OrderedDict()
         shape = {c: f for c, f in self.by_image.get(SHAPE_IMAGE, {}).items() if c.startswith("shape")}
         if shape:
             extractor.enabledFeatures = shape
             values.update(extractor.computeShape(image, mask, box, **settings))
+        if resegmented is not None:
+            mask = resegmented
         for image_type, custom in extractor.enabledImagetypes.items():
             generator = getattr(imageoperations, f"get{image_type}Image")(image, mask, **(settings | custom))
             for filtered, name, kwargs in generator:

@@ -98,7 +98,7 @@ def plan_settings(params: dict[str, Any], wanted: Sequence[str]) -> dict[str, An
             sigmas.extend(s for s in variant["sigma"] if s not in sigmas)
         else:
             planned_types[image_type] = variant
-    if "LoG" in planned_types:  # pyradiomics' order, so names and values come out as in a full run
+    if "LoG" in planned_types:  # in the settings' order: the same wanted set, the same settings hash
         order = image_types["LoG"]["sigma"]
         planned_types["LoG"]["sigma"] = sorted(planned_types["LoG"]["sigma"], key=order.index)
     ordered_types = {t: planned_types[t] for t in image_types if t in planned_types}
