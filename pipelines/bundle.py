@@ -11,7 +11,7 @@ import polars as pl
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
-from sonorisk.bundle import model_inputs, pipeline_provenance, pipeline_sources, write_bundle
+from sonorisk.bundle import inputs_read, model_inputs, pipeline_provenance, pipeline_sources, write_bundle
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 from sonorisk.risk.drift import REFERENCE_FILE, build_reference
@@ -23,8 +23,7 @@ def drift_reference(out: Path) -> Path:
     """The development rows' (training + internal validation) distribution of every model input."""
     development = pl.read_parquet(paths.SPLIT_FILE).filter(pl.col("split") != "external").select(KEY)
     inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
-    read = list(dict.fromkeys(f for model in inputs.values() for f in model.get("radiomics", [])))
-    fields = list(dict.fromkeys(f for model in inputs.values() for f in model.get("fields", [])))
+    read, fields = inputs_read(inputs, "radiomics"), inputs_read(inputs, "fields")
     features = pl.read_parquet(paths.RADIOMICS_FEATURES, columns=[*KEY, *read]).join(development, on=KEY)
     clinical = pl.concat(
         [

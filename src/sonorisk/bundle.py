@@ -149,10 +149,15 @@ def model_inputs(radiomics: Path, fusion: Path) -> dict[str, dict[str, list[str]
     }
 
 
+def inputs_read(inputs: Mapping[str, Mapping[str, list[str]]], kind: str) -> list[str]:
+    """One kind of input (``radiomics``, ``fields``) over every model of ``model_inputs``, in first-use order."""
+    return list(dict.fromkeys(name for model in inputs.values() for name in model.get(kind, [])))
+
+
 def read_features(bundle: Bundle) -> list[str]:
-    """The radiomics features the bundle's models read, in first-use order."""
+    """The radiomics features the bundle's models read."""
     inputs = bundle.manifest.get("model_inputs") or model_inputs(bundle.path("radiomics"), bundle.path("fusion"))
-    return list(dict.fromkeys(f for model in inputs.values() for f in model.get("radiomics", [])))
+    return inputs_read(inputs, "radiomics")
 
 
 def pipeline_provenance() -> dict[str, Any]:

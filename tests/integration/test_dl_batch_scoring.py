@@ -43,18 +43,29 @@ def _cohort(small_rows: list[dict], n: int, tmp: Path, corrupt_at: int | None) -
     return path
 
 
-@pytest.mark.parametrize(("n_rows", "batch_size", "corrupt_at"), [(1, 4, None), (11, 4, 5), (9, 64, 0), (13, 5, 12)])
+@pytest.mark.parametrize(
+    ("n_rows", "batch_size", "corrupt_at", "part_rows"),
+    [(1, 4, None, 256), (11, 4, 5, 3), (9, 64, 0, 256), (13, 5, 12, 4)],
+)
 def test_scores_every_row_in_order(
     ray_local,
     model_dir: Path,
     small_rows: list[dict],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     n_rows: int,
     batch_size: int,
     corrupt_at: int | None,
+    part_rows: int,
 ) -> None:
+    """``part_rows`` below the cohort's size makes the scorer read it as several part files (what a
+    cohort of more than 256 rows gets), the other cases read the cohort file itself."""
+    from sonorisk.deep import batch_scoring
+
+    monkeypatch.setattr(batch_scoring, "READ_PART_ROWS", part_rows)
     cohort = _cohort(small_rows, n_rows, tmp_path, corrupt_at)
     summary = score_cohorts([cohort], model_dir, tmp_path / "scores", batch_size=batch_size)
+    assert not (tmp_path / "scores.inputs").exists()  # the part files are gone
     table = pads.dataset(str(tmp_path / "scores"), format="parquet").to_table()
     assert summary["rows"] == table.num_rows == n_rows
     assert (tmp_path / "scores").is_file()  # one Parquet file, no staging left behind
@@ -84,6 +95,22 @@ def test_scores_every_row_in_order(
             assert np.isfinite(scores[i])
             assert errors[i] is None
     assert set(table.column("model_id").to_pylist()) == {"vit_small"}
+
+
+def test_read_parts_keep_every_row_in_order_in_files_of_at_most_the_part_size(
+    small_rows: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sonorisk.deep import batch_scoring
+
+    monkeypatch.setattr(batch_scoring, "READ_PART_ROWS", 4)
+    cohort = _cohort(small_rows, 10, tmp_path, None)
+    parts = batch_scoring.read_parts([cohort], tmp_path / "parts")
+    tables = [pq.read_table(p) for p in parts]
+    assert [t.num_rows for t in tables] == [4, 4, 2]
+    assert tables[0].column_names == ["patient_id", "cohort_id", "center", "image_png", "mask_png"]
+    merged = pa.concat_tables(tables)
+    original = pq.read_table(cohort, columns=merged.column_names)
+    assert merged.equals(original)
 
 
 def test_decoding_runs_as_tasks_not_inside_the_actors(ray_local, model_dir: Path, small_cohort: Path) -> None:

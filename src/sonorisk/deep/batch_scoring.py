@@ -28,6 +28,7 @@ from sonorisk.atomic_file import write_parquet
 from sonorisk.deep.crops import decode_crop_batch
 from sonorisk.deep.model_io import load_card
 from sonorisk.deep.predictor import DLPredictor
+from sonorisk.parquet_stream import open_for_streaming
 
 ID_COLUMNS = ["patient_id", "cohort_id", "center"]
 OUTPUT_COLUMNS = [*ID_COLUMNS, "dl_score", "model_id", "model_sha256", "crop_error"]
@@ -48,6 +49,8 @@ class ScoringPlan:
     # predictor actors, which would then decode serially (docs/performance.md, "DL scoring plan").
     decode_memory: int = 2**30
 
+
+READ_PART_ROWS = 256  # rows per file Ray Data reads: ~50 MB of stored-deflate PNGs (image and mask)
 
 # What one CPU actor may hold at 224 px with batches of 64; caps the actor count (docs/performance.md).
 CPU_ACTOR_MEMORY = 3 * 2**29
@@ -166,6 +169,28 @@ def _nulls_for_missing(table: pa.Table) -> pa.Table:
     )
 
 
+def read_parts(cohort_paths: list[Path], folder: Path) -> list[Path]:
+    """The cohorts as files of at most ``READ_PART_ROWS`` rows (only the columns scoring reads).
+
+    Ray Data reads a Parquet file in one task, so one cohort file would pass through one worker
+    whole: its memory grew with the cohort (docs/performance.md, "Nightly scoring"). Small files
+    are read one task each, as the pipeline asks for them.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    parts: list[Path] = []
+    for index, path in enumerate(cohort_paths):
+        reader = open_for_streaming(path)
+        if reader.metadata.num_rows <= READ_PART_ROWS:
+            parts.append(path)
+            continue
+        columns = [*ID_COLUMNS, "image_png", "mask_png"]
+        for number, batch in enumerate(reader.iter_batches(batch_size=READ_PART_ROWS, columns=columns)):
+            part = folder / f"{index:03d}-{number:05d}.parquet"
+            pq.write_table(pa.Table.from_batches([batch]), part, compression="none")
+            parts.append(part)
+    return parts
+
+
 def score_cohorts(
     cohort_paths: list[Path],
     model_dir: Path,
@@ -190,10 +215,15 @@ def score_cohorts(
     context.enable_progress_bars = progress  # a night job's log wants no redrawn bars
     rows = sum(pq.read_metadata(path).num_rows for path in cohort_paths)
     plan = plan_resources(batch_size, actors, rows)
-    ds = scoring_dataset(cohort_paths, model_dir, plan)
+    inputs = out.with_name(out.name + ".inputs")
     staging = out.with_name(out.name + ".parts")
-    shutil.rmtree(staging, ignore_errors=True)
-    ds.write_parquet(str(staging))
+    for folder in (inputs, staging):
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        ds = scoring_dataset(read_parts(cohort_paths, inputs), model_dir, plan)
+        ds.write_parquet(str(staging))
+    finally:
+        shutil.rmtree(inputs, ignore_errors=True)
     table = pads.dataset(str(staging), format="parquet").to_table(columns=OUTPUT_COLUMNS)
     table = _nulls_for_missing(table.sort_by([("cohort_id", "ascending"), ("patient_id", "ascending")]))
     write_parquet(table, out, compression="snappy")
