@@ -135,7 +135,7 @@ def main() -> None:
             runs[mode].append(result)
             stages = "  ".join(f"{s} {result[s]:.1f}" for s in STAGES)
             print(
-                f"run {repeat + 1} {mode:<6} wall {_minutes(result['wall'])}  peak {result['peak_mb'] / 1024:.2f} GB  "
+                f"run {repeat + 1} {mode:<6} wall {_minutes(result['wall'])}  peak {result['peak_mb'] / 1024:.2f} GiB  "
                 f"({stages})",
                 flush=True,
             )
@@ -143,7 +143,7 @@ def main() -> None:
     keys = (*STAGES, "wall", "peak_mb")
     medians = {m: {k: statistics.median(r[k] for r in rs) for k in keys} for m, rs in runs.items()}
     print(f"\nmedians over {args.repeats} runs, {int(runs[modes[0]][0]['rows'])} patients (seconds):")
-    print(f"{'mode':<8}" + "".join(f"{s:>11}" for s in (*STAGES, "wall")) + f"{'peak GB':>10}")
+    print(f"{'mode':<8}" + "".join(f"{s:>11}" for s in (*STAGES, "wall")) + f"{'peak GiB':>10}")
     for mode, values in medians.items():
         print(
             f"{mode:<8}"
