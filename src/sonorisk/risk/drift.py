@@ -69,11 +69,11 @@ def run_drift(
         frame = frames.get(ref["group"])
         if frame is None or name not in frame.columns or frame.height == 0:
             continue
-        value = psi(ref, _values(frame, name))
+        value = round(psi(ref, _values(frame, name)), 4)  # flagged on the value recorded and shown
         judged = judged and frame.height >= min_rows
         inputs[name] = {
             "group": ref["group"],
-            "psi": round(value, 4),
+            "psi": value,
             "flagged": frame.height >= min_rows and value >= threshold,
             "rows": frame.height,
         }
