@@ -69,6 +69,8 @@ external-check: $(STAMP)
 		--truth $(EXTERNAL_DIR)/cohort.truth.parquet --validation-summary $(EXTERNAL_DIR)/validation.json \
 		--title "SonoRisk frozen models on a large external cohort (centre B, seed $(EXTERNAL_SEED))" \
 		--out-dir $(EXTERNAL_DIR)/evaluation
+	$(BIN)/sonorisk survival-evaluate --scores $(EXTERNAL_DIR)/scores.parquet --validated $(EXTERNAL_DIR)/validated.parquet \
+		--truth $(EXTERNAL_DIR)/cohort.truth.parquet --out $(EXTERNAL_DIR)/survival.json
 
 ## make audit: reproduce everything from scratch and compare every output file's hash (README, "Audit")
 audit: $(STAMP)

@@ -35,11 +35,13 @@ RADIOMICS_SCORES = SCORES_DIR / "radiomics.parquet"
 DL_SCORES = SCORES_DIR / "dl.parquet"
 DL_OOF_SCORES = SCORES_DIR / "dl_oof.parquet"
 FUSION_SCORES = SCORES_DIR / "fusion.parquet"
+SURVIVAL_SCORES = SCORES_DIR / "survival.parquet"
 
 MODELS_DIR = Path("models")
 RADIOMICS_MODELS = MODELS_DIR / "radiomics"
 DEEP_MODELS = MODELS_DIR / "deep"
 FUSION_MODELS = MODELS_DIR / "fusion"
+SURVIVAL_MODELS = MODELS_DIR / "survival"
 BUNDLE_DIR = MODELS_DIR / "bundle"
 
 REPORTS_DIR = Path("reports")
@@ -50,6 +52,7 @@ SCREENING_REPORT = REPORTS_DIR / "radiomics" / "screening.json"
 RADIOMICS_METRICS = METRICS_DIR / "radiomics.json"
 DEEP_METRICS = METRICS_DIR / "deep.json"
 FUSION_METRICS = METRICS_DIR / "fusion.json"
+SURVIVAL_METRICS = METRICS_DIR / "survival.json"
 TRAINING_HISTORY = REPORTS_DIR / "deep" / "training_history.json"
 FUSION_SELECTION = REPORTS_DIR / "fusion" / "selection.json"
 REPORT_HTML = REPORTS_DIR / "report.html"

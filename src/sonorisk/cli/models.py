@@ -1,5 +1,5 @@
-"""``sonorisk fusion``, ``sonorisk external-scores`` and ``sonorisk evaluate`` (kept apart from cli.py
-so each module stays short; cli.py registers them)."""
+"""``sonorisk fusion``, ``sonorisk external-scores``, ``sonorisk evaluate`` and ``sonorisk
+survival-evaluate`` (kept apart from cli.py so each module stays short; cli.py registers them)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_fusion(sub)
     _add_external_scores(sub)
     _add_evaluate(sub)
+    _add_survival_evaluate(sub)
 
 
 def _add_fusion(sub: argparse._SubParsersAction) -> None:
@@ -154,4 +155,60 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     doc = run_evaluation(inputs, outputs)
     print("\n".join(results_lines(doc)))
     print(f"report: {outputs.report}")
+    return 0
+
+
+def _add_survival_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "survival-evaluate",
+        help="time-to-event metrics of the frozen survival models on a cohort (C-index, td-AUC, Brier, KM)",
+        description=(
+            "Score a cohort with the frozen survival models (models/survival, from `dvc repro survival`) and "
+            "report per model: Harrell's and Uno's C with bootstrap 95 %% CIs, cumulative/dynamic AUC at the "
+            "horizons, the integrated Brier score, calibration at 24 and 36 months (predicted vs Kaplan-Meier "
+            "by risk decile, slope) and Kaplan-Meier by risk group with the log-rank test; with synthetic truth "
+            "files, the true event-time model as the oracle. Needs follow-up (followup_months) in the cohort."
+        ),
+    )
+    p.add_argument("--scores", type=Path, required=True, help="score table (sonorisk external-scores)")
+    p.add_argument("--validated", type=Path, nargs="+", required=True, help="validated cohort(s): fields, follow-up")
+    p.add_argument("--truth", type=Path, nargs="*", default=[], help="synthetic truth files (oracle)")
+    p.add_argument("--survival-models", type=Path, default=paths.SURVIVAL_MODELS)
+    p.add_argument("--params", type=Path, default=paths.PARAMS_FILE, help="file with a `survival:` section")
+    p.add_argument("--out", type=Path, required=True, help="metrics JSON")
+    p.set_defaults(run=_run_survival_evaluate)
+
+
+def _run_survival_evaluate(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from sonorisk.atomic_file import write_json
+    from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
+    from sonorisk.fusion.survival_job import load_cutpoints, load_models, read_followup, score_survival, with_inputs
+    from sonorisk.params import stage_params
+
+    for path in (args.scores, *args.validated, *args.truth):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+    models = load_models(args.survival_models)
+    if not models:
+        raise FileNotFoundError(f"no survival models in {args.survival_models}: run `dvc repro survival`")
+    followup = read_followup(args.validated)
+    if followup is None:
+        raise ValueError("the validated cohort has no follow-up (followup_months): nothing to evaluate over time")
+    section = stage_params("survival", args.params)
+    table = with_inputs(pl.read_parquet(args.scores), args.validated, followup)
+    doc = evaluate_survival(
+        score_survival(models, table),
+        models,
+        load_cutpoints(args.survival_models),
+        [float(h) for h in section["horizons_months"]],
+        float(section["uno_tau_months"]),
+        int(section["seed"]),
+        int(section["bootstrap_reps"]),
+        read_truth(args.truth),
+    )
+    write_json(args.out, doc, default=float)
+    print("\n".join(summary_lines(doc)))
+    print(f"metrics: {args.out}")
     return 0

@@ -43,11 +43,18 @@ from sonorisk.synthetic.lesion_shape import (
     rasterize_lesion,
     scale_for_feret,
 )
-from sonorisk.synthetic.outcome import clinical_logit, true_probability
+from sonorisk.synthetic.outcome import (
+    EVENT_TIME_SCALE_MONTHS,
+    EVENT_TIME_SHAPE,
+    clinical_logit,
+    true_probability,
+    true_risk_within,
+)
 from sonorisk.synthetic.phenotype import lesion_phenotype
 from sonorisk.synthetic.tissue import breast_background, insert_lesion
 
-GENERATOR_VERSION = "1"
+# v2: an event after the data cut is censored there (v1 recorded it as an event at the cut).
+GENERATOR_VERSION = "2"
 CHUNK_ROWS = 64
 # A data cut fixed in the generator (not "today") keeps files byte-identical across days.
 DATA_CUT = dt.date(2026, 6, 30)
@@ -64,6 +71,12 @@ TRUTH_SCHEMA = pa.schema(
         pa.field("true_logit", pa.float64()),
         pa.field("true_probability", pa.float64()),
         pa.field("brain_metastasis", pa.bool_()),
+        # The true event-time model (outcome.py): when she would have had it, seen or not, and her
+        # true absolute risk at the report's horizons.
+        pa.field("event_time_months", pa.float64()),
+        pa.field("followup_months", pa.float64()),
+        pa.field("true_risk_24m", pa.float64()),
+        pa.field("true_risk_36m", pa.float64()),
     ]
 )
 
@@ -122,7 +135,7 @@ def synth_patient(config: SynthConfig, centre_index: int, index: int) -> tuple[d
     latent = float(rng.standard_normal())
     clinical = clinical_logit(fields)
     probability = true_probability(clinical, latent)
-    outcome = bool(rng.random() < probability)
+    will_metastasise = bool(rng.random() < probability)
 
     phenotype = lesion_phenotype(latent, rng)
     shape_rc = centre.image_shape
@@ -143,7 +156,9 @@ def synth_patient(config: SynthConfig, centre_index: int, index: int) -> tuple[d
         reader2 = encode_png(rasterize_lesion(second, scale, centre_rc, shape_rc).astype(np.uint8) * 255)
 
     months_at_risk = (DATA_CUT - fields["surgery_date"]).days / 30.4375
-    followup = min(float(rng.gamma(2.0, 12.0)), months_at_risk) if outcome else months_at_risk
+    event_time = float(rng.gamma(EVENT_TIME_SHAPE, EVENT_TIME_SCALE_MONTHS)) if will_metastasise else None
+    outcome = event_time is not None and event_time <= months_at_risk
+    followup = event_time if event_time is not None and outcome else months_at_risk
     row = {
         "patient_id": f"{name}-{index + 1:06d}",
         "case_id": None,
@@ -168,6 +183,10 @@ def synth_patient(config: SynthConfig, centre_index: int, index: int) -> tuple[d
         "true_logit": float(np.log(probability / (1.0 - probability))),
         "true_probability": probability,
         "brain_metastasis": outcome,
+        "event_time_months": event_time,
+        "followup_months": round(followup, 1),
+        "true_risk_24m": true_risk_within(24.0, probability),
+        "true_risk_36m": true_risk_within(36.0, probability),
     }
     return row, truth
 
@@ -194,6 +213,8 @@ def _schema_with_metadata(schema: pa.Schema, config: SynthConfig) -> pa.Schema:
         "cohort_id": config.cohort_id,
         "centres": config.centres,
         "labels": config.labels,
+        # The true event-time model, for an oracle at any horizon: risk by t = P(BM) * CDF(t).
+        "event_time": {"distribution": "gamma", "shape": EVENT_TIME_SHAPE, "scale_months": EVENT_TIME_SCALE_MONTHS},
     }
     return schema.with_metadata({"sonorisk": json.dumps(meta, sort_keys=True)})
 

@@ -1,0 +1,56 @@
+"""DVC stage `survival`: time-to-event models beside the binary ones (penalised Cox and Cox boosting
+on clinical fields + Rad Score + DL Score, and single-source Cox models), fitted on the training
+split's out-of-fold scores and follow-up; models to models/survival/, every patient's log hazard and
+risk by 24/36 months to data/scores/survival.parquet, metrics per model x cohort (with the oracle for
+synthetic cohorts) to reports/metrics/survival.json. A study without follow-up gets none of these."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sonorisk import paths
+from sonorisk.atomic_file import write_json
+from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
+from sonorisk.fusion.survival import SurvivalParams
+from sonorisk.fusion.survival_job import SurvivalInputs, load_cutpoints, load_models, run_survival
+from sonorisk.gates import run_stage
+from sonorisk.params import stage_params
+
+
+def params_from_section(section: dict) -> SurvivalParams:
+    return SurvivalParams(
+        cv_folds=int(section["cv_folds"]),
+        alphas=tuple(float(a) for a in section["alphas"]),
+        xgb_grid=tuple(dict(g) for g in section["xgb_grid"]),
+        horizons=tuple(float(h) for h in section["horizons_months"]),
+        seed=int(section["seed"]),
+    )
+
+
+def main() -> None:
+    section = stage_params("survival")
+    params = params_from_section(section)
+    inputs = SurvivalInputs(paths.FUSION_SCORES, paths.validated_cohorts())
+    summary = run_survival(inputs, params, paths.SURVIVAL_MODELS, paths.SURVIVAL_SCORES)
+    if summary is None:
+        paths.SURVIVAL_SCORES.unlink(missing_ok=True)
+        write_json(paths.SURVIVAL_METRICS, {"survival": None, "reason": "no cohort carries follow-up"})
+        print("survival: no cohort carries follow-up; no survival models (an image-level study)")
+        return
+    scored = pl.read_parquet(paths.SURVIVAL_SCORES)
+    doc = evaluate_survival(
+        scored,
+        load_models(paths.SURVIVAL_MODELS),
+        load_cutpoints(paths.SURVIVAL_MODELS),
+        params.horizons,
+        float(section["uno_tau_months"]),
+        params.seed,
+        int(section["bootstrap_reps"]),
+        read_truth(paths.truth_files()),
+    )
+    write_json(paths.SURVIVAL_METRICS, {"fit": summary, **doc}, default=float)
+    print("\n".join(summary_lines(doc)))
+
+
+if __name__ == "__main__":
+    run_stage("survival", main)
