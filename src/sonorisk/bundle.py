@@ -117,7 +117,8 @@ def load_bundle(root: Path) -> Bundle:
 def pipeline_sources(radiomics_settings: Path) -> dict[str, Path]:
     """Bundle path -> file, for the pipeline's model folders, settings and contracts in force."""
     sources: dict[str, Path] = {}
-    for folder in (paths.RADIOMICS_MODELS, paths.DEEP_MODELS, paths.FUSION_MODELS):
+    # models/survival is empty for a study without follow-up: its risk tables get null risk_24m/36m.
+    for folder in (paths.RADIOMICS_MODELS, paths.DEEP_MODELS, paths.FUSION_MODELS, paths.SURVIVAL_MODELS):
         for path in sorted(folder.glob("*")):
             if path.is_file():
                 sources[f"{folder.name}/{path.name}"] = path
@@ -138,6 +139,7 @@ def model_inputs(radiomics: Path, fusion: Path) -> dict[str, dict[str, list[str]
     clinical = json.loads((radiomics / "clinical_logistic.json").read_text())
     xgb_sidecar = json.loads((radiomics / "radiomics_clinical_xgb.json").read_text())
     fused = json.loads((fusion / "fusion.json").read_text())
+    survival = fusion.parent / "survival" / "survival_fusion.json"
     xgb_radiomics = [c for c in xgb_sidecar["columns"] if c in xgb_sidecar["rad_features"]]
     xgb_fields = [c for c in xgb_sidecar["columns"] if c not in xgb_sidecar["rad_features"]]
     return {
@@ -146,7 +148,12 @@ def model_inputs(radiomics: Path, fusion: Path) -> dict[str, dict[str, list[str]
         "radiomics_clinical_xgb": {"radiomics": xgb_radiomics, "fields": source_fields(xgb_fields)},
         "dl_score": {"images": ["image_png", "mask_png", "pixel_spacing_mm"]},
         "fusion": {"fields": source_fields(fused["encoder"]["columns"]), "scores": list(fused["score_inputs"])},
-    }
+    } | (_survival_inputs(json.loads(survival.read_text())) if survival.is_file() else {})
+
+
+def _survival_inputs(model: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    fields = source_fields(model["encoder"]["columns"]) if model["encoder"] else []
+    return {"survival_fusion": {"fields": fields, "scores": list(model["score_inputs"])}}
 
 
 def inputs_read(inputs: Mapping[str, Mapping[str, list[str]]], kind: str) -> list[str]:

@@ -74,6 +74,7 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
         "dl_train",
         "dl_score",
         "fusion",
+        "survival",
         "evaluate",
     ):
         assert f"Running stage '{stage}'" in out
@@ -105,6 +106,13 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
     for cohort in fusion["results"].values():
         assert set(cohort) == {"clinical_only", "rad_score", "radiomics_clinical_xgb", "dl_score", "fusion_risk"}
     assert (project / "reports/report.html").stat().st_size > 10_000
+    survival = json.loads((project / "reports/metrics/survival.json").read_text())
+    assert set(survival["cohorts"]) == {"training", "internal_validation", "external_B"}
+    external = survival["cohorts"]["external_B"]["models"]
+    assert {"survival_fusion", "survival_clinical", "survival_rad", "survival_dl", "oracle"} == set(external)
+    for model in external.values():
+        uno = model["uno_c"]
+        assert 0.0 <= uno["low"] <= uno["value"] <= uno["high"] <= 1.0
     plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", "dvc_plots"], project)
     assert "dvc_plots/index.html" in plots
     page = (project / "dvc_plots/index.html").read_text()
@@ -261,6 +269,7 @@ def test_bundle_lists_every_file_and_refuses_any_changed_byte(
         "deep/model_card.json",
         "fusion/fusion.json",
         "fusion/single_source_thresholds.json",
+        "survival/survival_fusion.json",
         "settings/radiomics.yaml",
         "contracts/cohort/clinical.suite.json",
         "contracts/risk/risk_table.yaml",
@@ -339,6 +348,44 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     assert moved == set(cohort.column("patient_id").to_pylist()[:2])
     query = _sonorisk(["query", "SELECT COUNT(*) AS n FROM risk", "--risk", str(out)], project)
     assert query.returncode == 0 and "11" in query.stdout
+
+
+def test_score_migrates_a_partition_written_under_risk_contract_v1_and_loses_no_row(
+    reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from sonorisk.risk.contract import VERSION_KEY, RiskTableContract
+    from sonorisk.risk.partition import write_partition
+
+    project, _ = reproduced
+    out = tmp_path / "risk"
+    args = ["score", "--cohort", str(new_cohort), "--bundle", str(project / "models/bundle"), "--out", str(out)]
+    first = _sonorisk([*args, "--no-progress"], project)
+    assert first.returncode == 0, first.stderr
+    partition = out / "cohort_id=nightly-2026-11-28/risk.parquet"
+    current = pq.read_table(partition)
+    assert current.schema.metadata[VERSION_KEY] == b"2"
+    assert current.column("risk_24m").null_count == 0  # the bundle carries the survival fusion
+    risk_24, risk_36 = current.column("risk_24m").to_pylist(), current.column("risk_36m").to_pylist()
+    assert all(0 < a <= b < 1 for a, b in zip(risk_24, risk_36, strict=True))
+
+    # The same rows as v1's `sonorisk score` wrote them (contract file as v1 shipped it).
+    v1 = RiskTableContract.load(PROJECT_ROOT / "tests/golden/risk_table_v1.yaml")
+    old = current.select([c["name"] for c in v1.columns]).cast(v1.schema).replace_schema_metadata(None)
+    write_partition(old, out, "nightly-2026-11-28")
+
+    second = _sonorisk([*args, "--no-progress"], project)
+    assert second.returncode == 0, second.stderr
+    assert "from risk-table contract v1 to v2 (11 rows)" in second.stdout + second.stderr
+    manifest = json.loads(max((out / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    assert manifest["migrated"] == {"nightly-2026-11-28": {"from": 1, "to": 2, "rows": 11}}
+    assert manifest["counts"]["rows_in"] == manifest["counts"]["scored"] + manifest["counts"]["quarantined"]
+    rewritten = pq.read_table(partition)
+    assert rewritten.schema.metadata[VERSION_KEY] == b"2"
+    assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(old.column("patient_id").to_pylist())
+    assert rewritten.column("risk_24m").to_pylist() == risk_24  # migrated rows are scored again, same model
+    assert sorted(p.name for p in partition.parent.iterdir()) == ["risk.parquet"]
 
 
 def test_bundle_driven_extraction_gives_the_full_extractions_risks_and_each_run_records_drift(

@@ -97,6 +97,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
     q.set_defaults(run=_run_query)
 
+    m = sub.add_parser(
+        "migrate-risk",
+        help="rewrite risk-table partitions written under an older contract version as the current one",
+        description=(
+            "Read every OUT/cohort_id=<id>/risk.parquet, and rewrite each one written under an older risk-table "
+            "contract version as the bundle's version (data_contracts/risk/risk_table.yaml, `migrations`): new "
+            "columns are added as nulls, no row is dropped, each rewrite is atomic. `sonorisk score` does this "
+            "for the partitions it writes; this command does it for all, so analysts' queries see one schema. "
+            "Holds the root's writer lock like `sonorisk score`."
+        ),
+    )
+    m.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
+    m.add_argument("--bundle", type=Path, default=paths.BUNDLE_DIR, help="bundle whose contract is in force")
+    m.set_defaults(run=_run_migrate)
+
 
 def _run_score(args: argparse.Namespace) -> int:
     from sonorisk.risk.scoring import score_cohort
@@ -175,4 +190,23 @@ def _run_query(args: argparse.Namespace) -> int:
     if args.csv:
         result.write_csv(args.csv)
         print(f"wrote {args.csv}", file=sys.stderr)
+    return 0
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    import uuid
+
+    from sonorisk.bundle import load_bundle
+    from sonorisk.risk.contract import RiskTableContract
+    from sonorisk.risk.partition import PARTITION_FILE
+    from sonorisk.risk.scoring import migrate_partitions
+    from sonorisk.risk.writer_lock import writer_lock
+
+    if not args.risk.is_dir():
+        raise FileNotFoundError(f"no risk tables at {args.risk}")
+    contract = RiskTableContract.load(load_bundle(args.bundle).path("contracts/risk/risk_table.yaml"))
+    cohorts = sorted(p.parent.name.removeprefix("cohort_id=") for p in args.risk.glob(f"cohort_id=*/{PARTITION_FILE}"))
+    with writer_lock(args.risk, f"migrate-{uuid.uuid4().hex[:8]}", wait=True, log=print):
+        migrated = migrate_partitions(args.risk, cohorts, contract, log=print)
+    print(f"migrate-risk: {len(cohorts)} partitions, {len(migrated)} migrated to contract v{contract.version}")
     return 0

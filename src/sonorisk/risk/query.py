@@ -31,7 +31,8 @@ def run_query(sql: str, root: Path) -> pl.DataFrame:
     partitions = sorted(root.glob(f"cohort_id=*/{PARTITION_FILE}"))
     if not partitions:
         raise FileNotFoundError(f"no risk-table partitions under {root}")
-    context.register("risk", pl.scan_parquet(partitions))
+    # A partition not yet migrated to the current contract reads with nulls in the newer columns.
+    context.register("risk", pl.scan_parquet(partitions, missing_columns="insert"))
     held = sorted((root / QUARANTINE_DIR).glob("cohort_id=*/quarantine.parquet"))
     if held:
         context.register("quarantine", pl.scan_parquet(held, missing_columns="insert"))

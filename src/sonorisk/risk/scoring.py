@@ -44,7 +44,7 @@ from sonorisk.provenance import file_sha256
 from sonorisk.radiomics.plan import plan_settings
 from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_settings
 from sonorisk.reproducibility import current_profile
-from sonorisk.risk.contract import RiskTableContract
+from sonorisk.risk.contract import RiskTableContract, partition_version
 from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, REFERENCE_FILE, render_html, run_drift
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
 from sonorisk.risk.writer_lock import writer_lock
@@ -129,7 +129,7 @@ def _score_new_rows(
     validated = pl.from_arrow(_read_fields(subset))
     assert isinstance(validated, pl.DataFrame)
     radiomics = RadiomicsModels.load(bundle.path("radiomics"))
-    scores = frozen_scores(validated, features, dl, radiomics, fusion)
+    scores = survival_risks(bundle, frozen_scores(validated, features, dl, radiomics, fusion), validated)
     status = dict(zip(features.column("patient_id").to_pylist(), features.column("error").to_pylist(), strict=True))
     crop = dict(zip(dl["patient_id"].to_list(), dl["crop_error"].to_list(), strict=True))
     notes = []
@@ -142,6 +142,26 @@ def _score_new_rows(
         notes.append("; ".join(parts) or None)
     timings["fusion"] = time.perf_counter() - start
     return scores.with_columns(pl.Series("score_note", notes, dtype=pl.String)), features, validated
+
+
+SURVIVAL_RISKS = {"risk_24m": 24, "risk_36m": 36}
+
+
+def survival_risks(bundle: Bundle, scores: pl.DataFrame, validated: pl.DataFrame) -> pl.DataFrame:
+    """``scores`` with the survival fusion's absolute risk by 24 and 36 months (null columns when the
+    bundle has no survival model: a study without follow-up, or a bundle built before them)."""
+    from sonorisk.fusion.score_table import KEY, clinical_rows, score_columns
+    from sonorisk.fusion.survival_job import load_models
+
+    folder = bundle.path("survival")
+    model = load_models(folder).get("survival_fusion") if folder.is_dir() else None
+    if model is None:
+        return scores.with_columns(pl.lit(None, pl.Float64).alias(c) for c in SURVIVAL_RISKS)
+    fields = scores.select(KEY).join(validated, on=KEY, how="left", suffix="_validated")
+    log_hazard = model.log_hazard(clinical_rows(fields), score_columns(scores, model.score_inputs))
+    return scores.with_columns(
+        pl.Series(column, model.baseline.risk_at(log_hazard, months)) for column, months in SURVIVAL_RISKS.items()
+    )
 
 
 def _risk_rows(
@@ -164,6 +184,7 @@ def _risk_rows(
             "dl_score": scores["dl_score"].cast(pl.Float64),
             "risk": scores["fusion_risk"].cast(pl.Float64),
             "risk_group": scores["risk_group"],
+            **{column: scores[column].cast(pl.Float64) for column in SURVIVAL_RISKS},
             "threshold": [thresholds["youden"]] * scores.height,
             "threshold_high_sensitivity": [thresholds["high_sensitivity"]] * scores.height,
             "score_note": scores["score_note"],
@@ -244,11 +265,14 @@ def score_cohort(
                 hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
             cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
 
+            contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
+            migrated = migrate_partitions(out, cohort_ids, contract, log)
             cached: list[pa.Table] = []
             known: set[str] = set()
             for cohort_id in cohort_ids:
                 previous = read_partition(out, cohort_id)
-                if previous is not None and "row_hash" in previous.column_names:
+                # Rows migrated from an older contract lack its new columns' values: score them again.
+                if previous is not None and "row_hash" in previous.column_names and cohort_id not in migrated:
                     keep = np.isin(previous.column("row_hash").to_numpy(zero_copy_only=False), list(hashes.values()))
                     cached.append(previous.filter(pa.array(keep)))
                     known |= set(cached[-1].column("row_hash").to_pylist())
@@ -259,7 +283,6 @@ def score_cohort(
             )
 
             model = FusionModel.load(bundle.path("fusion"))
-            contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
             fresh = None
             frames: dict[str, pl.DataFrame] = {}
             if new_mask.any():
@@ -287,7 +310,7 @@ def score_cohort(
             for cohort_id in cohort_ids:
                 part = combined.filter(pc.equal(combined.column("cohort_id"), cohort_id))
                 part = part.sort_by([("patient_id", "ascending")])
-                partitions[cohort_id] = str(write_partition(part, out, cohort_id))
+                partitions[cohort_id] = str(write_partition(contract.stamp(part), out, cohort_id))
                 held = quarantine.filter(pc.equal(quarantine.column("cohort_id"), cohort_id))
                 write_quarantine(held, out, cohort_id)
             timings["write"] = time.perf_counter() - start
@@ -311,6 +334,8 @@ def score_cohort(
                 "newly_scored": int(new_mask.sum()),
             },
             "partitions": partitions,
+            "risk_contract_version": contract.version,
+            "migrated": migrated,
             "radiomics_extraction": {
                 "mode": extraction,
                 "settings_sha256": settings.sha256,
@@ -330,6 +355,28 @@ def score_cohort(
         if manifest["drift"] is not None:
             write_text(out / RUNS_DIR / f"{run_id}.html", render_html(manifest))
         return manifest
+
+
+def migrate_partitions(
+    out: Path, cohort_ids: list[str], contract: RiskTableContract, log: Callable[[str], None] = print
+) -> dict[str, dict[str, int]]:
+    """Rewrite (atomically) each of these partitions written under an older contract version as the
+    current one; returns cohort_id -> {from, to, rows} for those migrated. Rows are never dropped."""
+    migrated = {}
+    for cohort_id in cohort_ids:
+        previous = read_partition(out, cohort_id)
+        if previous is None or partition_version(previous) == contract.version:
+            continue
+        table, written = contract.migrate(previous)
+        if table.num_rows != previous.num_rows:
+            raise AssertionError(f"migration of cohort_id={cohort_id} changed the row count")  # never expected
+        write_partition(table, out, cohort_id)
+        migrated[cohort_id] = {"from": written, "to": contract.version, "rows": table.num_rows}
+        log(
+            f"score: migrated cohort_id={cohort_id} from risk-table contract v{written} to v{contract.version}"
+            f" ({table.num_rows} rows)"
+        )
+    return migrated
 
 
 def _drift(

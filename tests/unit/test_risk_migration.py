@@ -1,0 +1,90 @@
+"""Risk-table contract migration (issue 19, acceptance 4): a partition written under contract v1 (the
+file as v1 shipped it, tests/golden/risk_table_v1.yaml) is read, migrated and rewritten atomically,
+no row lost; newer or unreachable versions are refused with a clear error."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sonorisk.risk.contract import RISK_CONTRACT_PATH, VERSION_KEY, RiskTableContract, partition_version
+from sonorisk.risk.partition import read_partition, write_partition
+from sonorisk.risk.query import run_query
+from sonorisk.risk.scoring import migrate_partitions
+
+V1 = Path(__file__).resolve().parents[1] / "golden" / "risk_table_v1.yaml"
+
+
+def _v1_partition(n: int) -> pa.Table:
+    """Rows as v1's `sonorisk score` wrote them: v1 columns and types, no version in the metadata."""
+    contract = RiskTableContract.load(V1)
+    assert contract.version == 1
+    rows = {
+        "patient_id": [f"B-{i:06d}" for i in range(n)],
+        "cohort_id": ["nightly"] * n,
+        "center": ["B"] * n,
+        "clinical_score": [0.1 * i - 1 for i in range(n)],
+        "rad_score": [None if i == 2 else 0.2 * i for i in range(n)],
+        "radiomics_xgb_score": [0.3] * n,
+        "dl_score": [0.5] * n,
+        "risk": [0.05 * (i + 1) for i in range(n)],
+        "risk_group": ["low"] * n,
+        "threshold": [0.2] * n,
+        "threshold_high_sensitivity": [0.1] * n,
+        "score_note": [None] * n,
+        "row_hash": [f"{i:064x}" for i in range(n)],
+        "bundle_version": ["v1-abc"] * n,
+        "bundle_sha256": ["0" * 64] * n,
+        "scored_at": [dt.datetime(2026, 11, 30, tzinfo=dt.UTC)] * n,
+        "run_id": ["20261130T000000Z-00000000"] * n,
+    }
+    table = pa.table(rows).cast(contract.schema).replace_schema_metadata(None)
+    assert contract.violations(table) == []
+    return table
+
+
+def test_a_v1_partition_is_migrated_atomically_with_every_row(tmp_path: Path) -> None:
+    old = _v1_partition(7)
+    path = write_partition(old, tmp_path, "nightly")
+    assert partition_version(pq.read_table(path)) == 1
+    contract = RiskTableContract.load(RISK_CONTRACT_PATH)
+    assert contract.version == 2
+
+    logged: list[str] = []
+    migrated = migrate_partitions(tmp_path, ["nightly"], contract, logged.append)
+    assert migrated == {"nightly": {"from": 1, "to": 2, "rows": 7}}
+    assert "v1 to v2" in logged[0]
+
+    new = read_partition(tmp_path, "nightly")
+    assert new is not None and new.num_rows == 7
+    assert new.schema.metadata[VERSION_KEY] == b"2"
+    assert new.column_names == [c["name"] for c in contract.columns]
+    for name in old.column_names:  # every v1 value kept, row for row
+        assert new.column(name).to_pylist() == old.column(name).to_pylist(), name
+    assert new.column("risk_24m").null_count == new.column("risk_36m").null_count == 7
+    assert contract.violations(new) == []
+    assert [p.name for p in path.parent.iterdir()] == ["risk.parquet"]  # no temporary file left
+    assert migrate_partitions(tmp_path, ["nightly"], contract, logged.append) == {}  # already current
+
+
+def test_analysts_query_old_and_new_partitions_together(tmp_path: Path) -> None:
+    write_partition(_v1_partition(3), tmp_path, "old")
+    contract = RiskTableContract.load(RISK_CONTRACT_PATH)
+    current, _ = contract.migrate(_v1_partition(2))
+    write_partition(current.set_column(1, "cohort_id", pa.array(["new"] * 2)), tmp_path, "new")
+    result = run_query("SELECT cohort_id, COUNT(*) AS n, COUNT(risk_24m) AS with_24m FROM risk GROUP BY 1", tmp_path)
+    assert sorted(result.rows()) == [("new", 2, 0), ("nightly", 3, 0)]
+
+
+def test_a_newer_partition_or_a_missing_step_is_refused(tmp_path: Path) -> None:
+    contract = RiskTableContract.load(RISK_CONTRACT_PATH)
+    newer = _v1_partition(2).replace_schema_metadata({VERSION_KEY: b"3"})
+    with pytest.raises(ValueError, match="newer than this bundle's v2"):
+        contract.migrate(newer)
+    no_steps = RiskTableContract(contract.columns, contract.version, ())
+    with pytest.raises(ValueError, match="no migration from risk-table contract v1 to v2"):
+        no_steps.migrate(_v1_partition(2))
