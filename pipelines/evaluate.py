@@ -35,6 +35,7 @@ def main() -> None:
         outcome_wording=study["outcome_wording"],
         split=paths.SPLIT_FILE,
         screening=paths.SCREENING_REPORT,
+        survival=paths.SURVIVAL_METRICS,
     )
     outputs = EvaluationOutputs()
     doc = run_evaluation(inputs, outputs)

@@ -159,3 +159,110 @@ def test_the_screenshot_shows_the_figures_drawn(report: Path) -> None:
     fusion_red = np.abs(pixels - np.array([0xD6, 0x27, 0x28])).sum(axis=1) < 40  # the fusion curves' colour
     assert fusion_red.sum() > 500, "no fusion curve visible: the figures did not render"
     assert (pixels.std(axis=0) > 10).all()  # not a blank page
+
+
+# --- Issue 19: the survival section and the TRIPOD+AI checklist ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def survival_report(report: Path) -> Path:
+    """The same study with follow-up: survival models fitted and evaluated for real, then the report."""
+    from sonorisk.atomic_file import write_json
+    from sonorisk.evaluation.survival_job import evaluate_survival
+    from sonorisk.fusion.survival import SurvivalParams
+    from sonorisk.fusion.survival_job import SurvivalInputs, load_cutpoints, load_models, run_survival
+
+    root = report.parent
+    table = pl.read_parquet(root / "scores.parquet")
+    rng = np.random.default_rng(8)
+    event = table["outcome"].to_numpy()
+    followup = np.where(event, np.minimum(rng.gamma(2.0, 12.0, table.height), 40.0), rng.uniform(40, 100, table.height))
+    validated = pl.read_parquet(root / "validated.parquet").with_columns(pl.Series("followup_months", followup))
+    validated.write_parquet(root / "validated_followup.parquet")
+    params = SurvivalParams(alphas=(1.0, 10.0), xgb_grid=({"max_depth": 1, "rounds": 30},), seed=3)
+    inputs = SurvivalInputs(root / "scores.parquet", [root / "validated_followup.parquet"])
+    assert run_survival(inputs, params, root / "survival", root / "survival.parquet") is not None
+    doc = evaluate_survival(
+        pl.read_parquet(root / "survival.parquet"),
+        load_models(root / "survival"),
+        load_cutpoints(root / "survival"),
+        params.horizons,
+        60.0,
+        params.seed,
+        50,
+    )
+    write_json(root / "survival.json", doc, default=float)
+    out = EvaluationOutputs(
+        root / "s_metrics.json", root / "survival_report.html", root / "s_figures", root / "s_plots", root / "s_details"
+    )
+    run_evaluation(
+        EvaluationInputs(
+            root / "scores.parquet",
+            root / "model",
+            [root / "validated_followup.parquet"],
+            title="Survival render test",
+            outcome_wording="brain metastasis",
+            survival=root / "survival.json",
+        ),
+        out,
+    )
+    return out.report
+
+
+def test_a_study_without_follow_up_has_the_checklist_but_no_survival_section(report: Path) -> None:
+    page = report.read_text()
+    assert "TRIPOD+AI checklist" in page and "for the authors" in page
+    assert "<h2 id='survival'>" not in page and "Uno's C-index" not in page
+
+
+def test_the_survival_section_and_tripod_checklist_render_headlessly(survival_report: Path) -> None:
+    chromium = _chromium()
+    dom = subprocess.run(
+        [
+            chromium,
+            *_FLAGS,
+            f"--user-data-dir={survival_report.parent / 'profile3'}",
+            "--dump-dom",
+            survival_report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "Time to brain metastasis" in dom
+    for heading in (
+        "Uno's C-index",
+        "Harrell's C-index",
+        "Time-dependent AUC",
+        "Integrated Brier score",
+        "Calibration slope at 24 months",
+        "Log-rank test",
+        "TRIPOD+AI checklist",
+    ):
+        assert heading in dom, heading
+    for label in ("Survival fusion (clinical + radiomics + DL)", "Clinical Cox", "Cox Rad Score", "Cox DL Score"):
+        assert label in dom
+    # Filled items link to the section that shows them; unfilled ones say so.
+    assert 'href="#survival"' in dom and 'href="#flow"' in dom and "for the authors" in dom
+    assert re.search(r"8a</td><td>Outcome: definition and horizon</td><td>[^<]*within 12, 24, 36 months", dom)
+    images = re.findall(r"<img [^>]*src=\"data:image/png;base64,", dom)
+    assert len(images) == (3 * 3 + 1) + 3 * 3  # the binary figures + KM, td-AUC, calibration per cohort
+
+    shot = survival_report.parent / "survival_shot.png"
+    subprocess.run(
+        [
+            chromium,
+            *_FLAGS,
+            f"--user-data-dir={survival_report.parent / 'profile4'}",
+            "--window-size=1280,9000",
+            f"--screenshot={shot}",
+            survival_report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    orange = np.abs(pixels - np.array([0xFF, 0x7F, 0x0E])).sum(axis=1) < 40  # KM's intermediate-risk curve
+    assert orange.sum() > 300, "no Kaplan-Meier curve visible: the survival figures did not render"

@@ -22,8 +22,10 @@ from sonorisk.atomic_file import atomic_path, write_json, write_parquet, write_t
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.evaluation import plots
 from sonorisk.evaluation.baseline import baseline_table
-from sonorisk.evaluation.report import ReportContent, model_label, render
+from sonorisk.evaluation.report import ReportContent, figure_html, model_label, render
 from sonorisk.evaluation.results import DECISION_THRESHOLDS, cohort_results, cohorts, decision_curves, oracle
+from sonorisk.evaluation.survival_report import survival_figures, survival_html
+from sonorisk.evaluation.tripod import run_facts, tripod_html, tripod_items
 from sonorisk.fusion.job import THRESHOLDS_FILE
 from sonorisk.fusion.model import FusionModel
 from sonorisk.fusion.score_table import KEY, MODELS, probabilities, read_clinical, score_columns
@@ -64,6 +66,7 @@ class EvaluationInputs:
     outcome_wording: str = "the outcome"
     split: Path | None = None  # the split table: who is which person
     screening: Path | None = None  # the radiomics screening report (robustness screens)
+    survival: Path | None = None  # the survival stage's metrics (reports/metrics/survival.json)
 
 
 @dataclass
@@ -94,6 +97,18 @@ def _write_curves(path: Path, header: Sequence[str], curves: Mapping[str, Sequen
 def has_clinical_fields(clinical: pl.DataFrame) -> bool:
     """Whether any clinical field is recorded at all (an image-only study has none)."""
     return any(c in clinical.columns and clinical[c].null_count() < clinical.height for c in CLINICAL_COLUMNS)
+
+
+def _surgery_dates(everyone: pl.DataFrame) -> dict[str, tuple[str, str]]:
+    """First and last surgery date per centre (the data's dates, TRIPOD+AI 5b)."""
+    if "surgery_date" not in everyone.columns:
+        return {}
+    spans = everyone.group_by("center").agg(pl.col("surgery_date").min().alias("lo"), pl.col("surgery_date").max())
+    return {
+        f"centre {r['center']}": (str(r["lo"]), str(r["surgery_date"]))
+        for r in spans.sort("center").to_dicts()
+        if r["lo"] is not None
+    }
 
 
 def _flow(table: pl.DataFrame, summaries: Sequence[Path]) -> list[dict[str, Any]]:
@@ -234,11 +249,28 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         settings["Model files (SHA-256)"] = "\n".join(
             f"{file_sha256(p)}  {p}" for p in inputs.model_files if p.exists()
         )
+    survival = json.loads(inputs.survival.read_text()) if inputs.survival and inputs.survival.exists() else None
+    survival = survival if survival and survival.get("cohorts") else None
+    survival_section = ""
+    if survival:
+        shown = survival_figures(survival, out.figures / "survival", inputs.outcome_wording)
+        survival_section = survival_html(survival, [figure_html(c, p) for c, p in shown], inputs.outcome_wording)
+    flow = _flow(table, inputs.validation_summaries)
+    facts = run_facts(
+        inputs.outcome_wording,
+        results,
+        flow,
+        _surgery_dates(everyone),
+        {"kind": model.kind, "calibration": model.calibrator.method},
+        model.columns,
+        survival,
+        code_sha256(),
+    )
     content = ReportContent(
         title=inputs.title,
         results=results,
         oracle=oracles,
-        flow=_flow(table, inputs.validation_summaries),
+        flow=flow,
         baseline=baseline,
         figures=figures,
         settings=settings,
@@ -248,6 +280,8 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         persons=person_counts,
         notes=notes,
         robustness=json.loads(inputs.screening.read_text()).get("robustness", {}) if inputs.screening else {},
+        survival=survival_section,
+        tripod=tripod_html(tripod_items(facts)),
     )
     write_text(out.report, render(content))
     return metrics_doc

@@ -23,7 +23,7 @@ _COLOURS = {
 }
 
 
-def _figure(width: float = 5.0, height: float = 4.6):
+def new_figure(width: float = 5.0, height: float = 4.6):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +33,7 @@ def _figure(width: float = 5.0, height: float = 4.6):
     return plt, fig, ax
 
 
-def _save(plt, fig, path: Path) -> Path:
+def save_figure(plt, fig, path: Path) -> Path:
     fig.tight_layout()
     with atomic_path(path, keep_suffix=True) as partial:
         fig.savefig(partial, metadata={"Software": None})
@@ -42,7 +42,7 @@ def _save(plt, fig, path: Path) -> Path:
 
 
 def roc_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarray], aucs: Mapping[str, float]) -> Path:
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     for name, p in probs.items():
         ok = np.isfinite(p)
         fpr, tpr = roc_points(y[ok], p[ok])
@@ -57,11 +57,11 @@ def roc_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarra
     ax.plot([0, 1], [0, 1], ls=":", color="#bbbbbb")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC - {title}", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right", fontsize=7.5, title="AUC", title_fontsize=8)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def calibration_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarray]) -> Path:
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     top = 0.0
     for name, p in probs.items():
         ok = np.isfinite(p)
@@ -86,11 +86,11 @@ def calibration_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, n
         ylim=(0, top),
     )
     ax.legend(loc="upper left", fontsize=7.5)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def decision_curve_png(path: Path, title: str, curves: Mapping[str, Sequence[float]]) -> Path:
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     t = DECISION_THRESHOLDS
     for name, values in curves.items():
         if name == "treat_all":
@@ -110,7 +110,7 @@ def decision_curve_png(path: Path, title: str, curves: Mapping[str, Sequence[flo
         xlim=(0, float(t[-1])),
     )
     ax.legend(loc="upper right", fontsize=7.5)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def shap_summary_png(
@@ -119,7 +119,7 @@ def shap_summary_png(
     """Beeswarm-style summary: one row per feature (most important first), one dot per patient at
     its contribution, coloured by the feature's standardised value."""
     order = np.argsort(-np.abs(contributions).mean(axis=0))[:max_features]
-    plt, fig, ax = _figure(6.2, 0.42 * len(order) + 1.4)
+    plt, fig, ax = new_figure(6.2, 0.42 * len(order) + 1.4)
     rng = np.random.default_rng(0)  # vertical jitter only: a drawing choice, not a result
     for row, j in enumerate(order[::-1]):
         jitter = rng.uniform(-0.28, 0.28, contributions.shape[0])
@@ -129,4 +129,4 @@ def shap_summary_png(
     ax.set_yticks(range(len(order)), [columns[j] for j in order[::-1]], fontsize=8)
     ax.set(xlabel="contribution to the fused log-odds (SHAP value)", title="What drives the fused risk")
     fig.colorbar(points, ax=ax, label="feature value (standardised)", shrink=0.8)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)

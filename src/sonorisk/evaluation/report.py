@@ -1,6 +1,7 @@
 """``reports/report.html``: one self-contained page (figures embedded as data URIs, no scripts, no
-network) with the headline result, the study-style results table, the cohort flow, the baseline
-characteristics, the figures and the settings and versions behind them."""
+network) with the headline result, the study-style results table, the survival section (when the
+study has follow-up), the cohort flow, the baseline characteristics, the figures, the TRIPOD+AI
+checklist and the settings and versions behind them."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ class ReportContent:
     persons: Mapping[str, int] = field(default_factory=dict)  # cohort -> persons (images may be more)
     notes: Sequence[str] = ()  # sentences on what the study lacks (e.g. no clinical model, and why)
     robustness: Mapping[str, Any] = field(default_factory=dict)  # the radiomics robustness screens
+    survival: str = ""  # the survival section's HTML (survival_report.py); empty without follow-up
+    tripod: str = ""  # the TRIPOD+AI checklist's HTML (tripod.py)
 
 
 def _e(value: Any) -> str:
@@ -164,7 +167,7 @@ def _robustness_html(robustness: Mapping[str, Any]) -> str:
     )
 
 
-def _figure_html(caption: str, path: Path) -> str:
+def figure_html(caption: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (
         f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
@@ -205,7 +208,7 @@ def render(content: ReportContent) -> str:
         + ". Every threshold and every fitted object comes from the training split only.</p>",
         *(f"<p class='note'>{_e(note)}</p>" for note in content.notes),
         f"<div class='headline'>{''.join(cards)}</div>",
-        "<h2>Results: AUC [95 % DeLong CI]</h2>",
+        "<h2 id='results'>Results: AUC [95 % DeLong CI]</h2>",
         _auc_table(content),
         "<p class='note'>Training rows carry out-of-fold scores only. Fusion: "
         f"{_e(content.fusion_summary.get('kind', ''))}, calibration "
@@ -214,19 +217,22 @@ def render(content: ReportContent) -> str:
         f"{thresholds.get('high_sensitivity', float('nan')):.3f} (training sensitivity at least 90 %).</p>",
         "<h2>At the training-fixed thresholds</h2>",
         *(_threshold_table(c, r) for c, r in content.results.items()),
-        "<h2>Cohort flow</h2>",
+        content.survival,
+        "<h2 id='flow'>Cohort flow</h2>",
         _table(
             list(content.flow[0]) if content.flow else ["-"], [("", [str(v) for v in r.values()]) for r in content.flow]
         ),
-        "<h2>Baseline characteristics</h2>",
+        "<h2 id='baseline'>Baseline characteristics</h2>",
         _table(
             ["Characteristic", *(_cohort_label(c) for c in content.results)],
             [("", [k, *(v.get(c, "-") for c in content.results)]) for k, v in content.baseline.items()],
         ),
         _robustness_html(content.robustness),
         "<h2>Figures</h2><div class='figs'>",
-        *(_figure_html(caption, path) for caption, path in content.figures),
-        "</div><h2>Settings and versions</h2>",
+        *(figure_html(caption, path) for caption, path in content.figures),
+        "</div>",
+        content.tripod,
+        "<h2 id='settings'>Settings and versions</h2>",
         *(f"<h3>{_e(name)}</h3><pre>{_e(text)}</pre>" for name, text in content.settings.items()),
         "</body></html>",
     ]

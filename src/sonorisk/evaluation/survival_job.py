@@ -14,17 +14,11 @@ import pyarrow.parquet as pq
 
 from sonorisk.evaluation.results import cohorts
 from sonorisk.evaluation.survival_metrics import ScoredModel, cohort_metrics, km_by_group
+from sonorisk.evaluation.survival_report import LABELS
 from sonorisk.fusion.score_table import KEY
 from sonorisk.fusion.survival import FAMILIES, SurvivalModel
 from sonorisk.fusion.survival_job import FOLLOWUP, GROUP_HORIZON, risk_column, risk_groups
 
-LABELS = {
-    "survival_fusion": "Survival fusion (clinical + radiomics + DL)",
-    "survival_clinical": "Clinical Cox",
-    "survival_rad": "Cox Rad Score",
-    "survival_dl": "Cox DL Score",
-    "oracle": "Oracle (true event-time model)",
-}
 ORACLE_COLUMNS = ["true_probability", "true_risk_24m", "true_risk_36m"]
 
 
