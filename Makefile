@@ -27,7 +27,7 @@ demo: $(STAMP)
 
 ## make test: lint, type-check and run the test suite (exit code 5, no tests collected, fails too)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 ## make test-fast: the inner loop: unit tests, doctests and the quick integration tests (not `slow`)
 test-fast: $(STAMP)

@@ -19,10 +19,9 @@ from sonorisk.risk.drift import REFERENCE_FILE, build_reference
 KEY = ["cohort_id", "patient_id"]
 
 
-def drift_reference(out: Path) -> Path:
+def drift_reference(out: Path, inputs: dict[str, dict[str, list[str]]]) -> Path:
     """The development rows' (training + internal validation) distribution of every model input."""
     development = pl.read_parquet(paths.SPLIT_FILE).filter(pl.col("split") != "external").select(KEY)
-    inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
     read, fields = inputs_read(inputs, "radiomics"), inputs_read(inputs, "fields")
     features = pl.read_parquet(paths.RADIOMICS_FEATURES, columns=[*KEY, *read]).join(development, on=KEY)
     clinical = pl.concat(
@@ -38,9 +37,11 @@ def drift_reference(out: Path) -> Path:
 
 def main() -> None:
     settings = paths.PROJECT_ROOT / stage_params("radiomics")["settings"]
+    inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
     with tempfile.TemporaryDirectory() as scratch:
-        sources = pipeline_sources(settings) | {REFERENCE_FILE: drift_reference(Path(scratch) / "reference.json")}
-        manifest = write_bundle(paths.BUNDLE_DIR, sources, pipeline_provenance())
+        reference = drift_reference(Path(scratch) / "reference.json", inputs)
+        sources = pipeline_sources(settings) | {REFERENCE_FILE: reference}
+        manifest = write_bundle(paths.BUNDLE_DIR, sources, pipeline_provenance(inputs))
     print(f"bundle: {len(manifest['files'])} files, bundle sha256 {manifest['bundle_sha256']}")
 
 

@@ -353,6 +353,9 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
 def test_score_migrates_a_partition_written_under_risk_contract_v1_and_loses_no_row(
     reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
 ) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from sonorisk.risk.contract import VERSION_KEY, RiskTableContract
@@ -360,31 +363,47 @@ def test_score_migrates_a_partition_written_under_risk_contract_v1_and_loses_no_
 
     project, _ = reproduced
     out = tmp_path / "risk"
-    args = ["score", "--cohort", str(new_cohort), "--bundle", str(project / "models/bundle"), "--out", str(out)]
-    first = _sonorisk([*args, "--no-progress"], project)
-    assert first.returncode == 0, first.stderr
-    partition = out / "cohort_id=nightly-2026-11-28/risk.parquet"
-    current = pq.read_table(partition)
-    assert current.schema.metadata[VERSION_KEY] == b"2"
-    assert current.column("risk_24m").null_count == 0  # the bundle carries the survival fusion
-    risk_24, risk_36 = current.column("risk_24m").to_pylist(), current.column("risk_36m").to_pylist()
-    assert all(0 < a <= b < 1 for a, b in zip(risk_24, risk_36, strict=True))
-
-    # The same rows as v1's `sonorisk score` wrote them (contract file as v1 shipped it).
+    # The cohort's 11 valid patients as v1's `sonorisk score` wrote them (contract file as v1 shipped it).
+    ids = [p for i, p in enumerate(pq.read_table(new_cohort).column("patient_id").to_pylist()) if i != 5]
     v1 = RiskTableContract.load(PROJECT_ROOT / "tests/golden/risk_table_v1.yaml")
-    old = current.select([c["name"] for c in v1.columns]).cast(v1.schema).replace_schema_metadata(None)
-    write_partition(old, out, "nightly-2026-11-28")
+    n = len(ids)
+    values = {
+        "patient_id": ids,
+        "cohort_id": ["nightly-2026-11-28"] * n,
+        "center": ["B"] * n,
+        "clinical_score": [0.0] * n,
+        "rad_score": [0.0] * n,
+        "radiomics_xgb_score": [0.5] * n,
+        "dl_score": [0.5] * n,
+        "risk": [0.3] * n,
+        "risk_group": ["high"] * n,
+        "threshold": [0.2] * n,
+        "threshold_high_sensitivity": [0.1] * n,
+        "score_note": [None] * n,
+        "row_hash": [f"{i:064x}" for i in range(n)],
+        "bundle_version": ["v1-old"] * n,
+        "bundle_sha256": ["0" * 64] * n,
+        "scored_at": [dt.datetime(2026, 11, 28, tzinfo=dt.UTC)] * n,
+        "run_id": ["20261128T000000Z-00000000"] * n,
+    }
+    old = pa.table(values).cast(v1.schema).replace_schema_metadata(None)
+    assert v1.violations(old) == []
+    partition = write_partition(old, out, "nightly-2026-11-28")
 
-    second = _sonorisk([*args, "--no-progress"], project)
-    assert second.returncode == 0, second.stderr
-    assert "from risk-table contract v1 to v2 (11 rows)" in second.stdout + second.stderr
-    manifest = json.loads(max((out / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    args = ["score", "--cohort", str(new_cohort), "--bundle", str(project / "models/bundle"), "--out", str(out)]
+    run = _sonorisk([*args, "--no-progress"], project)
+    assert run.returncode == 0, run.stderr
+    assert "from risk-table contract v1 to v2 (11 rows)" in run.stdout + run.stderr
+    manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
     assert manifest["migrated"] == {"nightly-2026-11-28": {"from": 1, "to": 2, "rows": 11}}
     assert manifest["counts"]["rows_in"] == manifest["counts"]["scored"] + manifest["counts"]["quarantined"]
     rewritten = pq.read_table(partition)
     assert rewritten.schema.metadata[VERSION_KEY] == b"2"
-    assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(old.column("patient_id").to_pylist())
-    assert rewritten.column("risk_24m").to_pylist() == risk_24  # migrated rows are scored again, same model
+    assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(ids)
+    # Migrated rows are scored again by the bundle, which carries the survival fusion.
+    risk_24, risk_36 = rewritten.column("risk_24m").to_pylist(), rewritten.column("risk_36m").to_pylist()
+    assert all(r is not None and 0 < r <= s < 1 for r, s in zip(risk_24, risk_36, strict=True))
+    assert set(rewritten.column("bundle_version").to_pylist()) != {"v1-old"}
     assert sorted(p.name for p in partition.parent.iterdir()) == ["risk.parquet"]
 
 

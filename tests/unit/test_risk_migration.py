@@ -88,3 +88,37 @@ def test_a_newer_partition_or_a_missing_step_is_refused(tmp_path: Path) -> None:
     no_steps = RiskTableContract(contract.columns, contract.version, ())
     with pytest.raises(ValueError, match="no migration from risk-table contract v1 to v2"):
         no_steps.migrate(_v1_partition(2))
+
+
+def test_a_bundle_built_under_v1_still_writes_v1_rows(tmp_path: Path) -> None:
+    import polars as pl
+
+    from sonorisk.bundle import Bundle
+    from sonorisk.risk.scoring import _risk_rows, survival_risks
+
+    bundle = Bundle(tmp_path, {"format": 1, "bundle_sha256": "f" * 64, "files": {}})  # no survival/ folder
+    scores = pl.DataFrame(
+        {
+            "patient_id": ["p1", "p2"],
+            "cohort_id": ["c", "c"],
+            "center": ["B", "B"],
+            "clinical_only": [0.1, -0.2],
+            "rad_score": [0.3, None],
+            "radiomics_clinical_xgb": [0.4, 0.5],
+            "dl_score": [0.5, 0.6],
+            "fusion_risk": [0.2, 0.3],
+            "risk_group": ["low", "high"],
+            "score_note": [None, "rad_score: training median"],
+        }
+    )
+    scores = survival_risks(bundle, scores, scores.select("cohort_id", "patient_id"))
+    assert scores["risk_24m"].null_count() == 2  # no survival model in the bundle
+    hashes = {("c", "p1"): "a" * 64, ("c", "p2"): "b" * 64}
+    thresholds = {"youden": 0.25, "high_sensitivity": 0.1}
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    v1 = RiskTableContract.load(V1)
+    rows = _risk_rows(scores, hashes, bundle, v1, thresholds, "run", at)
+    assert rows.column_names == [c["name"] for c in v1.columns] and v1.violations(rows) == []
+    v2 = RiskTableContract.load(RISK_CONTRACT_PATH)
+    rows = _risk_rows(scores, hashes, bundle, v2, thresholds, "run", at)
+    assert v2.violations(rows) == [] and rows.column("risk_24m").null_count == 2

@@ -161,7 +161,7 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         else None
     )
     true_p = (
-        labelled.select(KEY).join(truth, on=KEY, how="left")["true_probability"].to_numpy()
+        labelled.select(KEY).join(truth, on=KEY, how="left", maintain_order="left")["true_probability"].to_numpy()
         if truth is not None
         else None
     )

@@ -52,7 +52,7 @@ def evaluate_survival(
     """Metrics per cohort (training out-of-fold, internal validation, each external centre)."""
     usable = scored.filter(pl.col("outcome").is_not_null() & pl.col(FOLLOWUP).is_not_null())
     if truth is not None:
-        usable = usable.join(truth[0].select([*KEY, *ORACLE_COLUMNS]), on=KEY, how="left")
+        usable = usable.join(truth[0].select([*KEY, *ORACLE_COLUMNS]), on=KEY, how="left", maintain_order="left")
     out: dict[str, Any] = {"cutpoints_risk_24m": list(cutpoints), "cohorts": {}}
     for i, (name, mask) in enumerate(cohorts(usable)):
         part = usable.filter(pl.Series(mask))

@@ -97,7 +97,9 @@ def survival_html(doc: Mapping[str, Any], figures: Sequence[str], outcome: str) 
     ]
 
     def rows(cell: Callable[[Mapping[str, Any]], str]) -> tuple[list[list[str]], list[str]]:
-        body = [[str(LABELS.get(m, m)), *(cell(doc["cohorts"][c]["models"].get(m, {})) for c in cohorts)] for m in models]
+        body = [
+            [str(LABELS.get(m, m)), *(cell(doc["cohorts"][c]["models"].get(m, {})) for c in cohorts)] for m in models
+        ]
         return body, ["fusion" if m == "survival_fusion" else "" for m in models]
 
     def td(m: Mapping[str, Any]) -> str:

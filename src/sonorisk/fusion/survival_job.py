@@ -46,9 +46,9 @@ def read_followup(validated: Sequence[Path], column: str = FOLLOWUP) -> pl.DataF
 
 def with_inputs(scores: pl.DataFrame, validated: Sequence[Path], followup: pl.DataFrame) -> pl.DataFrame:
     """The fusion score table joined with the clinical fields and the follow-up."""
-    return scores.join(read_clinical(validated), on=KEY, how="left", suffix="_clinical").join(
-        followup, on=KEY, how="left"
-    )
+    # Sorted by key: CV folds are drawn by row position, so row order must not depend on the join.
+    joined = scores.join(read_clinical(validated), on=KEY, how="left", suffix="_clinical", maintain_order="left")
+    return joined.join(followup, on=KEY, how="left", maintain_order="left").sort(KEY)
 
 
 def score_survival(models: dict[str, SurvivalModel], table: pl.DataFrame) -> pl.DataFrame:
@@ -98,7 +98,7 @@ def run_survival(
     scored = score_survival(models, table)
     # Training patients carry their out-of-fold log hazard, like every other score they carry.
     train_keys = train.select(KEY).with_row_index("_oof_row")
-    scored = scored.join(train_keys, on=KEY, how="left")
+    scored = scored.join(train_keys, on=KEY, how="left", maintain_order="left")
     is_train = scored["_oof_row"].is_not_null().to_numpy()
     positions = scored["_oof_row"].fill_null(0).to_numpy().astype(int)
     replaced = []

@@ -157,7 +157,7 @@ def survival_risks(bundle: Bundle, scores: pl.DataFrame, validated: pl.DataFrame
     model = load_models(folder).get("survival_fusion") if folder.is_dir() else None
     if model is None:
         return scores.with_columns(pl.lit(None, pl.Float64).alias(c) for c in SURVIVAL_RISKS)
-    fields = scores.select(KEY).join(validated, on=KEY, how="left", suffix="_validated")
+    fields = scores.select(KEY).join(validated, on=KEY, how="left", suffix="_validated", maintain_order="left")
     log_hazard = model.log_hazard(clinical_rows(fields), score_columns(scores, model.score_inputs))
     return scores.with_columns(
         pl.Series(column, model.baseline.risk_at(log_hazard, months)) for column, months in SURVIVAL_RISKS.items()
@@ -197,7 +197,8 @@ def _risk_rows(
             "run_id": [run_id] * scores.height,
         }
     )
-    return frame.to_arrow().cast(contract.schema)
+    # The bundle's contract says which columns exist: a bundle built under v1 has no risk_24m/36m.
+    return frame.select([c["name"] for c in contract.columns]).to_arrow().cast(contract.schema)
 
 
 def score_cohort(
@@ -283,6 +284,7 @@ def score_cohort(
             )
 
             model = FusionModel.load(bundle.path("fusion"))
+            watched = set(_drift_inputs(bundle))
             fresh = None
             frames: dict[str, pl.DataFrame] = {}
             if new_mask.any():
@@ -295,7 +297,8 @@ def score_cohort(
                 scores, features, fields = _score_new_rows(
                     subset, bundle, model, work, batch_size, timings, progress, settings
                 )
-                image_features = pl.from_arrow(features)
+                # Only the columns drift can read: a full extraction has hundreds more.
+                image_features = pl.from_arrow(features.select([c for c in features.column_names if c in watched]))
                 assert isinstance(image_features, pl.DataFrame)
                 frames = {"image feature": image_features, "clinical field": fields, "score": scores}
                 fresh = _risk_rows(scores, hashes, bundle, contract, model.thresholds, run_id, scored_at)
@@ -377,6 +380,13 @@ def migrate_partitions(
             f" ({table.num_rows} rows)"
         )
     return migrated
+
+
+def _drift_inputs(bundle: Bundle) -> list[str]:
+    """The inputs the bundle's drift reference covers (none for a bundle without one)."""
+    if REFERENCE_FILE not in bundle.manifest["files"]:
+        return []
+    return list(json.loads(bundle.path(REFERENCE_FILE).read_text())["inputs"])
 
 
 def _drift(

@@ -38,6 +38,11 @@ def _level_key(value: Any) -> str:
     return str(value)
 
 
+def _bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values per bin: (-inf, e0], (e0, e1], ..., (e_last, inf)."""
+    return np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+
+
 def reference_of(values: Sequence[Any]) -> dict[str, Any]:
     """The reference distribution of ``values`` as plain JSON: its bins and their shares."""
     present = [v for v in values if not _is_missing(v)]
@@ -55,7 +60,7 @@ def reference_of(values: Sequence[Any]) -> dict[str, Any]:
     array = np.asarray(present, dtype=np.float64)
     bins = max(2, min(MAX_BINS, len(array) // MIN_PER_BIN))
     edges = np.unique(np.quantile(array, np.linspace(0, 1, bins + 1)[1:-1]))
-    shares = np.bincount(np.searchsorted(edges, array, side="left"), minlength=len(edges) + 1) / n
+    shares = _bin_counts(edges, array) / n
     return {"kind": "bins", "edges": edges.tolist(), "shares": shares.tolist(), "missing": missing, "n": n}
 
 
@@ -73,9 +78,7 @@ def shares_of(reference: dict[str, Any], values: Sequence[Any]) -> tuple[list[st
         new = [*(counts.get(k, 0) / n for k in known), other / n, missing_new]
     else:
         edges = np.asarray(reference["edges"], dtype=np.float64)
-        counts_new = np.bincount(
-            np.searchsorted(edges, np.asarray(present, dtype=np.float64), side="left"), minlength=len(edges) + 1
-        )
+        counts_new = _bin_counts(edges, np.asarray(present, dtype=np.float64))
         bounds = ["-inf", *(f"{e:.4g}" for e in edges), "inf"]
         labels = [f"({bounds[i]}, {bounds[i + 1]}]" for i in range(len(edges) + 1)] + [MISSING]
         ref = [*reference["shares"], reference["missing"]]
