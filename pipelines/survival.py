@@ -9,10 +9,11 @@ from __future__ import annotations
 import polars as pl
 
 from sonorisk import paths
-from sonorisk.atomic_file import write_json
+from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
+from sonorisk.fusion.score_table import KEY
 from sonorisk.fusion.survival import SurvivalParams
-from sonorisk.fusion.survival_job import SurvivalInputs, load_cutpoints, load_models, run_survival
+from sonorisk.fusion.survival_job import NO_FOLLOWUP, SurvivalInputs, load_cutpoints, load_models, run_survival
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
@@ -33,9 +34,10 @@ def main() -> None:
     inputs = SurvivalInputs(paths.FUSION_SCORES, paths.validated_cohorts())
     summary = run_survival(inputs, params, paths.SURVIVAL_MODELS, paths.SURVIVAL_SCORES)
     if summary is None:
-        paths.SURVIVAL_SCORES.unlink(missing_ok=True)
-        write_json(paths.SURVIVAL_METRICS, {"survival": None, "reason": "no cohort carries follow-up"})
-        print("survival: no cohort carries follow-up; no survival models (an image-level study)")
+        # DVC expects every output: an empty score table and a metrics file that says why.
+        write_parquet(pl.DataFrame(schema=dict.fromkeys(KEY, pl.String)), paths.SURVIVAL_SCORES)
+        write_json(paths.SURVIVAL_METRICS, {"survival": None, "reason": NO_FOLLOWUP})
+        print(f"survival: {NO_FOLLOWUP}")
         return
     scored = pl.read_parquet(paths.SURVIVAL_SCORES)
     doc = evaluate_survival(

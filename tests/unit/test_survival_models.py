@@ -99,4 +99,6 @@ def test_a_study_without_follow_up_has_no_survival_models(tmp_path: Path) -> Non
         SurvivalInputs(tmp_path / "unused.parquet", [no_column]), SurvivalParams(), models, tmp_path / "scores.parquet"
     )
     assert summary is None
-    assert list(models.iterdir()) == [] and not (tmp_path / "scores.parquet").exists()
+    assert [p.name for p in models.iterdir()] == ["selection.json"]  # says why, replaces the stale model
+    assert "no cohort carries follow-up" in (models / "selection.json").read_text()
+    assert not (tmp_path / "scores.parquet").exists()

@@ -1,8 +1,9 @@
-"""The survival job, shared by the DVC stage and ``sonorisk survival-score``: fit every survival family
-on the training split's out-of-fold scores and follow-up, write the models, and score patients.
+"""The survival job of the DVC stage (``sonorisk survival-evaluate`` reuses its scoring): fit every
+survival family on the training split's out-of-fold scores and follow-up, write the models, and score
+patients.
 
 A study whose cohorts carry no follow-up (an image-level diagnostic study) has no survival models:
-``run_survival`` returns None and writes nothing but an empty models folder.
+``run_survival`` returns None, and the models folder holds only ``selection.json`` saying why.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SELECTION_FILE = "selection.json"
 GROUPS_FILE = "risk_groups.json"
 GROUP_HORIZON = 24  # risk groups: tertiles of the survival fusion's training risk by 24 months
 GROUP_NAMES = ("low", "intermediate", "high")
+NO_FOLLOWUP = "no cohort carries follow-up (followup_months): no time-to-event models"
 
 
 def risk_column(family: str, horizon: int) -> str:
@@ -80,6 +82,7 @@ def run_survival(
     if followup is None:
         for stale in model_dir.glob("*"):
             stale.unlink()
+        write_json(model_dir / SELECTION_FILE, {"survival": None, "reason": NO_FOLLOWUP})
         return None
     table = with_inputs(pl.read_parquet(inputs.fusion_scores), inputs.validated, followup)
     usable = pl.col("outcome").is_not_null() & pl.col(FOLLOWUP).is_not_null()
