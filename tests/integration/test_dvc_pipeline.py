@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -50,6 +51,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["dl_train"]["profiles"]["cpu"]["epochs"] = 4
     params["dl_train"]["min_epochs"] = 2
     params["dl_train"]["oof_folds"] = 2
+    params["survival"]["bootstrap_reps"] = 50
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "init", "-q"], root)
     _run(["git", "add", "-A"], root)
@@ -292,6 +294,40 @@ def test_bundle_lists_every_file_and_refuses_any_changed_byte(
         assert not out.exists(), f"something was written despite the tampered {name}"
 
 
+def _v1_partition(ids: list[str], cohort_id: str) -> Any:
+    """Rows as v1's `sonorisk score` wrote them, under the contract file as v1 shipped it."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from sonorisk.risk.contract import RiskTableContract
+
+    v1 = RiskTableContract.load(PROJECT_ROOT / "tests/golden/risk_table_v1.yaml")
+    n = len(ids)
+    values = {
+        "patient_id": ids,
+        "cohort_id": [cohort_id] * n,
+        "center": ["B"] * n,
+        "clinical_score": [0.0] * n,
+        "rad_score": [0.0] * n,
+        "radiomics_xgb_score": [0.5] * n,
+        "dl_score": [0.5] * n,
+        "risk": [0.3] * n,
+        "risk_group": ["high"] * n,
+        "threshold": [0.2] * n,
+        "threshold_high_sensitivity": [0.1] * n,
+        "score_note": [None] * n,
+        "row_hash": [f"{i:064x}" for i in range(n)],
+        "bundle_version": ["v1-old"] * n,
+        "bundle_sha256": ["0" * 64] * n,
+        "scored_at": [dt.datetime(2026, 11, 28, tzinfo=dt.UTC)] * n,
+        "run_id": ["20261128T000000Z-00000000"] * n,
+    }
+    old = pa.table(values).cast(v1.schema).replace_schema_metadata(None)
+    assert v1.violations(old) == []
+    return old
+
+
 def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
 ) -> None:
@@ -311,12 +347,27 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
         str(out),
         "--no-progress",
     ]
+    # Issue 19: the root already holds this cohort's partition as risk-table contract v1 wrote it.
+    from sonorisk.risk.contract import VERSION_KEY
+    from sonorisk.risk.partition import write_partition
+
+    ids = [p for i, p in enumerate(pq.read_table(new_cohort).column("patient_id").to_pylist()) if i != 5]
+    partition = write_partition(_v1_partition(ids, "nightly-2026-11-28"), out, "nightly-2026-11-28")
     first = _sonorisk(args, project)
     assert first.returncode == 0, first.stderr
-    partition = out / "cohort_id=nightly-2026-11-28/risk.parquet"
     runs = sorted((out / "_runs").glob("*.json"))
     manifest = json.loads(runs[0].read_text())
+    # Migrated (atomically, all 11 rows), then every row scored again: the old rows lack the new columns.
+    assert "from risk-table contract v1 to v2 (11 rows)" in first.stdout + first.stderr
+    assert manifest["migrated"] == {"nightly-2026-11-28": {"from": 1, "to": 2, "rows": 11}}
     assert manifest["counts"] == {"rows_in": 12, "scored": 11, "quarantined": 1, "cached": 0, "newly_scored": 11}
+    rewritten = pq.read_table(partition)
+    assert rewritten.schema.metadata[VERSION_KEY] == b"2"
+    assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(ids)
+    risk_24, risk_36 = rewritten.column("risk_24m").to_pylist(), rewritten.column("risk_36m").to_pylist()
+    assert all(r is not None and 0 < r <= q < 1 for r, q in zip(risk_24, risk_36, strict=True))
+    assert "v1-old" not in set(rewritten.column("bundle_version").to_pylist())
+    assert sorted(p.name for p in partition.parent.iterdir()) == ["risk.parquet"]
     held = pq.read_table(out / "_quarantine/cohort_id=nightly-2026-11-28/quarantine.parquet").to_pylist()
     assert len(held) == 1 and any(r["column"] == "age" for r in held[0]["quarantine_reasons"])
     table = pl.read_parquet(partition)
@@ -348,63 +399,6 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     assert moved == set(cohort.column("patient_id").to_pylist()[:2])
     query = _sonorisk(["query", "SELECT COUNT(*) AS n FROM risk", "--risk", str(out)], project)
     assert query.returncode == 0 and "11" in query.stdout
-
-
-def test_score_migrates_a_partition_written_under_risk_contract_v1_and_loses_no_row(
-    reproduced: tuple[Path, str], new_cohort: Path, tmp_path: Path
-) -> None:
-    import datetime as dt
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from sonorisk.risk.contract import VERSION_KEY, RiskTableContract
-    from sonorisk.risk.partition import write_partition
-
-    project, _ = reproduced
-    out = tmp_path / "risk"
-    # The cohort's 11 valid patients as v1's `sonorisk score` wrote them (contract file as v1 shipped it).
-    ids = [p for i, p in enumerate(pq.read_table(new_cohort).column("patient_id").to_pylist()) if i != 5]
-    v1 = RiskTableContract.load(PROJECT_ROOT / "tests/golden/risk_table_v1.yaml")
-    n = len(ids)
-    values = {
-        "patient_id": ids,
-        "cohort_id": ["nightly-2026-11-28"] * n,
-        "center": ["B"] * n,
-        "clinical_score": [0.0] * n,
-        "rad_score": [0.0] * n,
-        "radiomics_xgb_score": [0.5] * n,
-        "dl_score": [0.5] * n,
-        "risk": [0.3] * n,
-        "risk_group": ["high"] * n,
-        "threshold": [0.2] * n,
-        "threshold_high_sensitivity": [0.1] * n,
-        "score_note": [None] * n,
-        "row_hash": [f"{i:064x}" for i in range(n)],
-        "bundle_version": ["v1-old"] * n,
-        "bundle_sha256": ["0" * 64] * n,
-        "scored_at": [dt.datetime(2026, 11, 28, tzinfo=dt.UTC)] * n,
-        "run_id": ["20261128T000000Z-00000000"] * n,
-    }
-    old = pa.table(values).cast(v1.schema).replace_schema_metadata(None)
-    assert v1.violations(old) == []
-    partition = write_partition(old, out, "nightly-2026-11-28")
-
-    args = ["score", "--cohort", str(new_cohort), "--bundle", str(project / "models/bundle"), "--out", str(out)]
-    run = _sonorisk([*args, "--no-progress"], project)
-    assert run.returncode == 0, run.stderr
-    assert "from risk-table contract v1 to v2 (11 rows)" in run.stdout + run.stderr
-    manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
-    assert manifest["migrated"] == {"nightly-2026-11-28": {"from": 1, "to": 2, "rows": 11}}
-    assert manifest["counts"]["rows_in"] == manifest["counts"]["scored"] + manifest["counts"]["quarantined"]
-    rewritten = pq.read_table(partition)
-    assert rewritten.schema.metadata[VERSION_KEY] == b"2"
-    assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(ids)
-    # Migrated rows are scored again by the bundle, which carries the survival fusion.
-    risk_24, risk_36 = rewritten.column("risk_24m").to_pylist(), rewritten.column("risk_36m").to_pylist()
-    assert all(r is not None and 0 < r <= s < 1 for r, s in zip(risk_24, risk_36, strict=True))
-    assert set(rewritten.column("bundle_version").to_pylist()) != {"v1-old"}
-    assert sorted(p.name for p in partition.parent.iterdir()) == ["risk.parquet"]
 
 
 def test_bundle_driven_extraction_gives_the_full_extractions_risks_and_each_run_records_drift(
