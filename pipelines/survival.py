@@ -2,7 +2,8 @@
 on clinical fields + Rad Score + DL Score, and single-source Cox models), fitted on the training
 split's out-of-fold scores and follow-up; models to models/survival/, every patient's log hazard and
 risk by 24/36 months to data/scores/survival.parquet, metrics per model x cohort (with the oracle for
-synthetic cohorts) to reports/metrics/survival.json. A study without follow-up gets none of these."""
+synthetic cohorts) to reports/metrics/survival.json. A study without follow-up gets no models, an
+empty score table and a metrics file that says why."""
 
 from __future__ import annotations
 
@@ -12,25 +13,20 @@ from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
 from sonorisk.fusion.score_table import KEY
-from sonorisk.fusion.survival import SurvivalParams
-from sonorisk.fusion.survival_job import NO_FOLLOWUP, SurvivalInputs, load_cutpoints, load_models, run_survival
+from sonorisk.fusion.survival_job import (
+    NO_FOLLOWUP,
+    SurvivalInputs,
+    load_cutpoints,
+    load_models,
+    params_from_section,
+    run_survival,
+)
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
-def params_from_section(section: dict) -> SurvivalParams:
-    return SurvivalParams(
-        cv_folds=int(section["cv_folds"]),
-        alphas=tuple(float(a) for a in section["alphas"]),
-        xgb_grid=tuple(dict(g) for g in section["xgb_grid"]),
-        horizons=tuple(float(h) for h in section["horizons_months"]),
-        seed=int(section["seed"]),
-    )
-
-
 def main() -> None:
-    section = stage_params("survival")
-    params = params_from_section(section)
+    params = params_from_section(stage_params("survival"))
     inputs = SurvivalInputs(paths.FUSION_SCORES, paths.validated_cohorts())
     summary = run_survival(inputs, params, paths.SURVIVAL_MODELS, paths.SURVIVAL_SCORES)
     if summary is None:
@@ -45,9 +41,9 @@ def main() -> None:
         load_models(paths.SURVIVAL_MODELS),
         load_cutpoints(paths.SURVIVAL_MODELS),
         params.horizons,
-        float(section["uno_tau_months"]),
+        params.uno_tau_months,
         params.seed,
-        int(section["bootstrap_reps"]),
+        params.bootstrap_reps,
         read_truth(paths.truth_files()),
     )
     write_json(paths.SURVIVAL_METRICS, {"fit": summary, **doc}, default=float)

@@ -184,7 +184,14 @@ def _run_survival_evaluate(args: argparse.Namespace) -> int:
 
     from sonorisk.atomic_file import write_json
     from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
-    from sonorisk.fusion.survival_job import load_cutpoints, load_models, read_followup, score_survival, with_inputs
+    from sonorisk.fusion.survival_job import (
+        load_cutpoints,
+        load_models,
+        params_from_section,
+        read_followup,
+        score_survival,
+        with_inputs,
+    )
     from sonorisk.params import stage_params
 
     for path in (args.scores, *args.validated, *args.truth):
@@ -196,16 +203,16 @@ def _run_survival_evaluate(args: argparse.Namespace) -> int:
     followup = read_followup(args.validated)
     if followup is None:
         raise ValueError("the validated cohort has no follow-up (followup_months): nothing to evaluate over time")
-    section = stage_params("survival", args.params)
+    params = params_from_section(stage_params("survival", args.params))
     table = with_inputs(pl.read_parquet(args.scores), args.validated, followup)
     doc = evaluate_survival(
         score_survival(models, table),
         models,
         load_cutpoints(args.survival_models),
-        [float(h) for h in section["horizons_months"]],
-        float(section["uno_tau_months"]),
-        int(section["seed"]),
-        int(section["bootstrap_reps"]),
+        params.horizons,
+        params.uno_tau_months,
+        params.seed,
+        params.bootstrap_reps,
         read_truth(args.truth),
     )
     write_json(args.out, doc, default=float)

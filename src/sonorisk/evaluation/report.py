@@ -65,11 +65,12 @@ def _pct(x: Any) -> str:
     return "-" if x is None or x != x else f"{100 * x:.1f}"
 
 
-def _cohort_label(name: str) -> str:
+def cohort_label(name: str) -> str:
     return _COHORT_LABELS.get(name, name.replace("external_", "External centre "))
 
 
-def _table(head: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+def html_table(head: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """A table: a header row, then (css class, cells) per row, every cell escaped."""
     out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for css, cells in rows:
         out.append(f"<tr class='{css}'>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
@@ -104,7 +105,7 @@ def _auc_table(content: ReportContent) -> str:
         rows.append(("fusion" if spec.column == FUSION else "", cells))
     if content.oracle:
         rows.append(("", ["Oracle (true risk, synthetic)"] + [_ci(content.oracle.get(c, {})) for c in cohorts]))
-    return _table(["Model", *(f"{_cohort_label(c)} ({_counted(content, c)})" for c in cohorts)], rows)
+    return html_table(["Model", *(f"{cohort_label(c)} ({_counted(content, c)})" for c in cohorts)], rows)
 
 
 def _threshold_table(cohort: str, results: Mapping[str, Mapping[str, Any]]) -> str:
@@ -145,7 +146,7 @@ def _threshold_table(cohort: str, results: Mapping[str, Mapping[str, Any]]) -> s
                 ],
             )
         )
-    return f"<h3>{_e(_cohort_label(cohort))}</h3>" + _table(head, rows)
+    return f"<h3>{_e(cohort_label(cohort))}</h3>" + html_table(head, rows)
 
 
 def _robustness_html(robustness: Mapping[str, Any]) -> str:
@@ -163,7 +164,7 @@ def _robustness_html(robustness: Mapping[str, Any]) -> str:
         f"{robustness.get('features')} features pass every screen and enter the Rad Score's screening"
         + ("" if overlap is None else f"; {overlap} pass both the reader and the perturbation screen")
         + ".</p>"
-        + _table(["Screen", "Features passing", "Median ICC"], rows)
+        + html_table(["Screen", "Features passing", "Median ICC"], rows)
     )
 
 
@@ -181,7 +182,7 @@ def render(content: ReportContent) -> str:
     for cohort in external or list(content.results)[-1:]:
         m = content.results[cohort][FUSION]
         cards.append(
-            f"<div class='card'><span>Fusion AUC, {_e(_cohort_label(cohort))}</span><b>{m['auc']:.3f}</b>"
+            f"<div class='card'><span>Fusion AUC, {_e(cohort_label(cohort))}</span><b>{m['auc']:.3f}</b>"
             f"<span>95 % CI {m['ci_low']:.3f}-{m['ci_high']:.3f}; {_counted(content, cohort)}</span></div>"
         )
         singles = [s for s in _models(content.results) if s.column != FUSION]
@@ -219,12 +220,12 @@ def render(content: ReportContent) -> str:
         *(_threshold_table(c, r) for c, r in content.results.items()),
         content.survival,
         "<h2 id='flow'>Cohort flow</h2>",
-        _table(
+        html_table(
             list(content.flow[0]) if content.flow else ["-"], [("", [str(v) for v in r.values()]) for r in content.flow]
         ),
         "<h2 id='baseline'>Baseline characteristics</h2>",
-        _table(
-            ["Characteristic", *(_cohort_label(c) for c in content.results)],
+        html_table(
+            ["Characteristic", *(cohort_label(c) for c in content.results)],
             [("", [k, *(v.get(c, "-") for c in content.results)]) for k, v in content.baseline.items()],
         ),
         _robustness_html(content.robustness),

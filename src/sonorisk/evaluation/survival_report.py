@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sonorisk.evaluation import survival_plots
+from sonorisk.evaluation.report import cohort_label, html_table
 
 LABELS = {
     "survival_fusion": "Survival fusion (clinical + radiomics + DL)",
@@ -24,11 +25,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _cohort_label(name: str) -> str:
-    labels = {"training": "Training (out-of-fold)", "internal_validation": "Internal validation"}
-    return labels.get(name, name.replace("external_", "External centre "))
-
-
 def _estimate(m: Mapping[str, Any]) -> str:
     value = m.get("value")
     if value is None or value != value:
@@ -38,14 +34,6 @@ def _estimate(m: Mapping[str, Any]) -> str:
 
 def _num(x: Any, digits: int = 3) -> str:
     return "-" if x is None or x != x else f"{x:.{digits}f}"
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], css: Sequence[str] = ()) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for i, cells in enumerate(rows):
-        cls = css[i] if i < len(css) else ""
-        out.append(f"<tr class='{cls}'>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
-    return "".join(out) + "</table>"
 
 
 def ordered_cohorts(doc: Mapping[str, Any]) -> list[str]:
@@ -59,7 +47,7 @@ def survival_figures(doc: Mapping[str, Any], folder: Path, outcome: str) -> list
     figures = []
     for cohort in ordered_cohorts(doc):
         metrics = doc["cohorts"][cohort]
-        title = _cohort_label(cohort)
+        title = cohort_label(cohort)
         figures.append(
             (
                 f"Kaplan-Meier by risk group, {title}",
@@ -91,16 +79,19 @@ def survival_html(doc: Mapping[str, Any], figures: Sequence[str], outcome: str) 
     head = [
         "Model",
         *(
-            f"{_cohort_label(c)} (n={doc['cohorts'][c]['patients']}, {doc['cohorts'][c]['events']} events)"
+            f"{cohort_label(c)} (n={doc['cohorts'][c]['patients']}, {doc['cohorts'][c]['events']} events)"
             for c in cohorts
         ),
     ]
 
-    def rows(cell: Callable[[Mapping[str, Any]], str]) -> tuple[list[list[str]], list[str]]:
-        body = [
-            [str(LABELS.get(m, m)), *(cell(doc["cohorts"][c]["models"].get(m, {})) for c in cohorts)] for m in models
+    def rows(cell: Callable[[Mapping[str, Any]], str]) -> list[tuple[str, list[str]]]:
+        return [
+            (
+                "fusion" if m == "survival_fusion" else "",
+                [str(LABELS.get(m, m)), *(cell(doc["cohorts"][c]["models"].get(m, {})) for c in cohorts)],
+            )
+            for m in models
         ]
-        return body, ["fusion" if m == "survival_fusion" else "" for m in models]
 
     def td(m: Mapping[str, Any]) -> str:
         return ", ".join(f"{h} m {v:.3f}" for h, v in m.get("td_auc", {}).items()) or "-"
@@ -118,24 +109,27 @@ def survival_html(doc: Mapping[str, Any], figures: Sequence[str], outcome: str) 
         + ", ".join(f"{c:.3f}" for c in doc.get("cutpoints_risk_24m", []))
         + ").</p>",
         "<h3>Uno's C-index [95 % CI]</h3>",
-        _table(head, *rows(lambda m: _estimate(m.get("uno_c", {})))),
+        html_table(head, rows(lambda m: _estimate(m.get("uno_c", {})))),
         "<h3>Harrell's C-index [95 % CI]</h3>",
-        _table(head, *rows(lambda m: _estimate(m.get("harrell_c", {})))),
+        html_table(head, rows(lambda m: _estimate(m.get("harrell_c", {})))),
         "<h3>Time-dependent AUC (cumulative/dynamic, IPCW)</h3>",
-        _table(head, *rows(td)),
+        html_table(head, rows(td)),
         "<h3>Integrated Brier score</h3>",
-        _table(head, *rows(lambda m: _num(m.get("integrated_brier")))),
+        html_table(head, rows(lambda m: _num(m.get("integrated_brier")))),
         "<h3>Calibration slope at 24 months</h3>",
-        _table(head, *rows(slope)),
+        html_table(head, rows(slope)),
         "<h3>Log-rank test across risk groups</h3>",
-        _table(
+        html_table(
             ["Cohort", "chi-square", "p"],
             [
-                [
-                    _cohort_label(c),
-                    _num(doc["cohorts"][c]["km_by_risk_group"]["logrank_chisq"], 2),
-                    _num(doc["cohorts"][c]["km_by_risk_group"]["logrank_p"], 4),
-                ]
+                (
+                    "",
+                    [
+                        cohort_label(c),
+                        _num(doc["cohorts"][c]["km_by_risk_group"]["logrank_chisq"], 2),
+                        _num(doc["cohorts"][c]["km_by_risk_group"]["logrank_p"], 4),
+                    ],
+                )
                 for c in cohorts
             ],
         ),

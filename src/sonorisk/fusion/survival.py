@@ -52,6 +52,8 @@ class SurvivalParams:
         {"max_depth": 2, "rounds": 100, "learning_rate": 0.05, "min_child_weight": 5.0},
     )
     horizons: tuple[float, ...] = (12.0, 24.0, 36.0)
+    uno_tau_months: float = 60.0  # evaluation: Uno's C counts pairs whose earlier time is before tau
+    bootstrap_reps: int = 200  # evaluation: bootstrap CIs of the C-indices
     seed: int = 0
 
 
