@@ -9,7 +9,7 @@ runs, for two file sizes: memory that grows with the file is the failure this gu
     python benchmarks/cohort_streaming_memory.py COHORT.parquet [--repeats 3]
 
 Example (10,000 synthetic patients, 589 MB; see README "Nightly scoring"):
-    python benchmarks/cohort_streaming_memory.py /work/scale/c10000.parquet
+    python benchmarks/cohort_streaming_memory.py build/scale/c10000.parquet
 """
 
 from __future__ import annotations

@@ -14,6 +14,14 @@ from sonorisk.params import stage_params
 
 def main(name: str) -> None:
     run_date = stage_params("validate")["run_date"]
+    if not run_date:
+        # The wall clock would make the outputs (and which rows count as "in the future") depend on
+        # the day `dvc repro` runs; the study records the date instead.
+        raise StudyError(
+            "validate.run_date is null: the pipeline judges 'not in the future' against a date the study "
+            "records, never the day it runs; set it in params.yaml to the day the cohorts were delivered "
+            "(docs/reproducibility.md)"
+        )
     cohort = paths.cohort_file(name)
     if not cohort.is_file():
         raise StudyError(
@@ -25,7 +33,7 @@ def main(name: str) -> None:
         paths.VALIDATED_DIR / f"{name}.parquet",
         paths.QUARANTINE_DIR / f"{name}.parquet",
         docs_dir=paths.validation_dir(name) / "data_docs",
-        run_date=dt.date.fromisoformat(str(run_date)) if run_date else None,
+        run_date=dt.date.fromisoformat(str(run_date)),
         progress=False,
     )
     write_summary(summary, paths.validation_dir(name) / "summary.json")

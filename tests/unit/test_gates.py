@@ -92,3 +92,15 @@ def test_a_configured_person_column_that_does_not_exist_stops_the_split_stage(
     assert (
         line == "stage split: error: c.parquet: no person column 'MRN' (study.person_column; null: one row, one person)"
     )
+
+
+def test_the_validate_stage_refuses_to_judge_dates_against_the_wall_clock(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.validate import main as validate_main
+
+    (tmp_path / "params.yaml").write_text("validate: {run_date: null}\n")
+    monkeypatch.chdir(tmp_path)
+    line = _one_line(capsys, "validate", lambda: validate_main("c"))
+    assert line.startswith("stage validate: error: validate.run_date is null: ")
+    assert "never the day it runs" in line
