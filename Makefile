@@ -25,13 +25,19 @@ demo: $(STAMP)
 	$(BIN)/dvc repro
 	$(BIN)/python -m pipelines.show_outputs
 
-## make test: lint, type-check and run the test suite (exit code 5, no tests collected, fails too)
+# Tests run on TEST_WORKERS pytest-xdist workers; tests that share a heavy build carry one
+# `xdist_group`, so each build is made by one worker (loadgroup). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+## make test: lint, type-check and run the test suite, printing the 15 slowest tests (exit code 5,
+## no tests collected, fails too)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest --durations=15
+	$(PYTEST) --durations=15
 
 ## make test-fast: the inner loop: unit tests, doctests and the quick integration tests (not `slow`)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(PYTEST) -m "not slow" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -30,12 +30,14 @@ DEFAULT_BUNDLE_READS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_local():
-    """A 2-CPU local Ray cluster for the tests of one module."""
+    """A 2-CPU local Ray cluster, one per test session (per pytest-xdist worker): starting one takes
+    seconds. Code under test that calls ``runtime.ray_session`` reuses it and leaves it running."""
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 

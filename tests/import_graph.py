@@ -5,7 +5,7 @@ function (lazy imports run too, just later). ``from pkg import name`` counts ``p
 that module exists, else ``pkg``. Importing a module also runs its packages' ``__init__.py``.
 
     python -m tests.import_graph          # print each stage's code dependencies, folders collapsed
-    python -m tests.import_graph modules  # the module table of docs/architecture.md
+    python -m tests.import_graph modules  # the module table (tests/generated_docs.py writes it into the docs)
 """
 
 from __future__ import annotations

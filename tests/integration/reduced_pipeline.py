@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 from sonorisk.reproducibility import apply_profile
 
@@ -65,13 +66,35 @@ def fresh_environment(caps: dict[str, str], profile: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in dropped} | caps | {PROFILE_VARIABLE: profile}
 
 
+def start_fresh(
+    out: Path, caps: dict[str, str], profile: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
+    """Start the reduced pipeline in a fresh interpreter, under ``caps`` and ``profile``; what it
+    prints goes to ``out.log`` (a file, so that several can run at once without filling a pipe)."""
+    env = fresh_environment(caps, profile) | {"PYTHONHASHSEED": "0"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.with_suffix(".log").open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.reduced_pipeline", str(out)],
+            cwd=Path(__file__).resolve().parents[2], env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=preexec_fn,
+        )  # fmt: skip
+
+
+def finish(process: subprocess.Popen[str], out: Path) -> subprocess.CompletedProcess[str]:
+    """Wait for a run ``start_fresh`` began (at most 15 minutes); its output is in ``stdout``."""
+    try:
+        process.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    printed = out.with_suffix(".log").read_text()
+    return subprocess.CompletedProcess(process.args, process.returncode, printed, printed)
+
+
 def run_fresh(out: Path, caps: dict[str, str], profile: str) -> subprocess.CompletedProcess[str]:
     """The reduced pipeline in a fresh interpreter, under ``caps`` and ``profile``."""
-    env = fresh_environment(caps, profile) | {"PYTHONHASHSEED": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "tests.integration.reduced_pipeline", str(out)],
-        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    return finish(start_fresh(out, caps, profile), out)
 
 
 def run(out: Path) -> None:

@@ -17,6 +17,9 @@ from sonorisk.cli import main
 from sonorisk.cohort.split import assign_splits
 from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
+# Its tests share module-scoped builds: one worker runs them all.
+pytestmark = pytest.mark.xdist_group("dl_train_cli")
+
 TINY = {
     "profile": "cpu",
     "profiles": {"cpu": {"input_size": 24, "epochs": 2, "batch_size": 8}},

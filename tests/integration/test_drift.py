@@ -7,6 +7,8 @@ the reference is built from 250 development-centre patients as the bundle stage 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -14,29 +16,21 @@ from sonorisk.radiomics.fanout import extract_with_ray
 from sonorisk.radiomics.plan import plan_settings
 from sonorisk.radiomics.settings import from_params, load_settings
 from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, build_reference, render_text, run_drift
-from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 from tests.conftest import DEFAULT_BUNDLE_READS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("centres")]
 
 CLINICAL = ["age", "tumor_size_mm", "histologic_grade", "ki67_pct", "t_stage", "molecular_subtype", "lvi"]
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory: pytest.TempPathFactory, ray_local) -> dict[str, dict[str, pl.DataFrame]]:
+def frames(synthetic_centres: dict[str, Path], ray_local) -> dict[str, dict[str, pl.DataFrame]]:
     """Features and clinical fields of: the development centre (reference), a new cohort from the
     same centre, and a cohort from centre D (another scanner: 7.5 MHz probe, other gain and noise)."""
-    out = tmp_path_factory.mktemp("drift")
     settings = from_params(plan_settings(load_settings().params, DEFAULT_BUNDLE_READS))
     result = {}
-    for name, centre, n, seed in (
-        ("development", "A", 250, 611),
-        ("same_centre", "A", 150, 612),
-        ("other", "D", 150, 613),
-    ):
-        path = out / f"{name}.parquet"
-        config = SynthConfig(centres=[(centre, n)], seed=seed, cohort_id=name, labels=False, second_reader=False)
-        write_synthetic_cohort(config, path, out / f"{name}.truth.parquet", workers=2, progress=False)
+    for name in ("development", "same_centre", "other_scanner"):
+        path = synthetic_centres[name]
         features = pl.from_arrow(extract_with_ray(path, settings, progress=False).table)
         fields = pl.read_parquet(path, columns=CLINICAL)
         assert isinstance(features, pl.DataFrame) and (features["status"] == "ok").all()
@@ -55,17 +49,17 @@ def test_another_scanner_is_flagged_on_image_features_the_development_centre_is_
     same = run_drift(reference, frames["same_centre"], {}, 150)
     assert same["judged"] and same["flagged"] == [], render_text_of(same)
 
-    other = run_drift(reference, frames["other"], {"age: between": 3}, 153)
+    other = run_drift(reference, frames["other_scanner"], {"age: between": 3}, 153)
     image_flags = [n for n in other["flagged"] if other["inputs"][n]["group"] == "image feature"]
     assert len(image_flags) >= 3, render_text_of(other)
     assert other["quarantined_share_by_rule"] == {"age: between": round(3 / 153, 4)}
 
     # The threshold is the user's: above every PSI nothing is flagged, at zero everything is.
     top = max(v["psi"] for v in other["inputs"].values())
-    assert run_drift(reference, frames["other"], {}, 150, threshold=top + 0.01)["flagged"] == []
-    assert len(run_drift(reference, frames["other"], {}, 150, threshold=0.0)["flagged"]) == len(other["inputs"])
+    assert run_drift(reference, frames["other_scanner"], {}, 150, threshold=top + 0.01)["flagged"] == []
+    assert len(run_drift(reference, frames["other_scanner"], {}, 150, threshold=0.0)["flagged"]) == len(other["inputs"])
     # Too few rows to judge: PSI recorded, nothing flagged.
-    few = {group: frame.head(20) for group, frame in frames["other"].items()}
+    few = {group: frame.head(20) for group, frame in frames["other_scanner"].items()}
     small = run_drift(reference, few, {}, 20)
     assert not small["judged"] and small["flagged"] == [] and small["inputs"]
 

@@ -20,8 +20,9 @@ import yaml
 
 from sonorisk.paths import PROJECT_ROOT
 from tests.conftest import require_busbra
+from tests.integration.project import claim_build, in_background
 
-pytestmark = [pytest.mark.dvc, pytest.mark.slow, pytest.mark.shared_data]
+pytestmark = [pytest.mark.dvc, pytest.mark.slow, pytest.mark.shared_data, pytest.mark.xdist_group("own_study")]
 
 DOC = PROJECT_ROOT / "docs" / "own-study.md"
 # What the page tells a user to write, beside params.yaml; dvc.lock is the run's record.
@@ -50,7 +51,9 @@ def _env() -> dict[str, str]:
 
 
 def _run(args: list[str], cwd: Path) -> str:
-    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        args, cwd=cwd, env=_env(), capture_output=True, text=True, check=False, preexec_fn=in_background
+    )
     assert result.returncode == 0, f"{args}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result.stdout + result.stderr
 
@@ -58,6 +61,7 @@ def _run(args: list[str], cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     busbra = require_busbra()
+    claim_build(tmp_path_factory, "own_study")
     base = tmp_path_factory.mktemp("hospital")
     root = base / "sonorisk"
     tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)

@@ -4,43 +4,46 @@ screening, LASSO and XGBoost.
 
 One shuffle is not enough to show it: the features carry the outcome, so a model fitted to noise
 still ranks external patients along some direction of feature space, and that direction's AUC lands
-on either side of 0.5 (over 20 shuffles of this cohort: mean 0.50-0.52, SD 0.12-0.16, and the 95 %
-CI of a single shuffle excluded 0.5 about half the time). A pipeline that leaked labels would move
+on either side of 0.5 (over 20 shuffles of a cohort like this one: mean 0.50-0.52, SD 0.12-0.16,
+and the 95 % CI of a single shuffle excluded 0.5 about half the time). A pipeline that leaked labels would move
 the mean, so the test checks the mean of ``SHUFFLES`` shuffles."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from sonorisk.cohort.split import assign_splits
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.modelling.xgb import XgbSearch
-from sonorisk.radiomics.fanout import META_COLUMNS, extract_serial
+from sonorisk.radiomics.fanout import META_COLUMNS, extract_with_ray
 from sonorisk.radiomics.model_fit import ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.settings import from_params, load_settings
-from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("centres")]
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    out = tmp_path_factory.mktemp("negative_control")
-    config = SynthConfig(centres=[("A", 200), ("B", 150)], seed=77, second_reader=True)
-    write_synthetic_cohort(config, out / "c.parquet", out / "t.parquet", workers=2, progress=False)
+def study(synthetic_centres: dict[str, Path], ray_local) -> dict:
+    """The development centre (A, 250, second reader) and an external centre (B, 150): original-image
+    features of every case, and second-reader features of the training cases, through Ray."""
+    cohort = pa.concat_tables(pq.read_table(synthetic_centres[n]) for n in ("development", "external"))
+    path = synthetic_centres["development"].parent / "negative_control.parquet"
+    pq.write_table(cohort, path)
     params = load_settings().params
     settings = from_params(params | {"imageType": {"Original": {}}}, "original-only")
-    table = pq.read_table(
-        out / "c.parquet",
-        columns=["patient_id", "case_id", "cohort_id", "center", "brain_metastasis", *CLINICAL_COLUMNS],
-    )
+    table = cohort.select(["patient_id", "case_id", "cohort_id", "center", "brain_metastasis", *CLINICAL_COLUMNS])
     split = assign_splits(table, "brain_metastasis", "A", ["B"], 0.3, seed=5)
     names_split = np.array(split.column("split").to_pylist())
     training = {p for p, s in zip(split.column("patient_id").to_pylist(), names_split, strict=True) if s == "training"}
-    first = extract_serial(out / "c.parquet", settings)
-    second = extract_serial(out / "c.parquet", settings, "mask_reader2_png", keep=lambda r: r["patient_id"] in training)
+    first = extract_with_ray(path, settings, progress=False).table
+    second = extract_with_ray(
+        path, settings, "mask_reader2_png", keep=lambda r: r["patient_id"] in training, progress=False
+    ).table
     names = [c for c in first.column_names if c not in META_COLUMNS]
     ids = first.column("patient_id").to_pylist()
     return {

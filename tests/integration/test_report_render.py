@@ -22,6 +22,9 @@ from sonorisk.evaluation.job import EvaluationInputs, EvaluationOutputs, run_eva
 from sonorisk.fusion.fit import FusionParams, fit_fusion
 from sonorisk.fusion.job import THRESHOLDS_FILE
 
+# Its tests share module-scoped builds: one worker runs them all.
+pytestmark = pytest.mark.xdist_group("report_render")
+
 _FLAGS = [
     "--headless",
     "--no-sandbox",
