@@ -58,8 +58,7 @@ def auc_rows() -> list[tuple[str, dict[str, Any]]]:
         for name, result in deep["models"].items():
             entry = dict(result)
             entry["external"] = result.get("external_validation", result.get("external"))
-            if name == deep["winner"]:
-                entry["training"] = deep.get("winner_oof_training")
+            entry["training"] = result.get("oof_training")  # out-of-fold, on the training split
             rows.append((f"DL {name}{' (selected)' if name == deep['winner'] else ''}", entry))
     return rows
 

@@ -26,7 +26,8 @@ OUTPUTS = (
     "cohort.parquet",
     "validated.parquet",
     "radiomics.parquet",
-    "model/model.safetensors",
+    "model/fold_1.safetensors",
+    "model/fold_2.safetensors",
     "oof.parquet",
     "dl.parquet",
 )

@@ -26,7 +26,8 @@ def test_bundle_lists_every_file_and_refuses_any_changed_byte(
         "radiomics/rad_score.json",
         "radiomics/clinical_logistic.json",
         "radiomics/radiomics_clinical_xgb.ubj",
-        "deep/model.safetensors",
+        "deep/fold_1.safetensors",  # the reduced project's two fold models (oof_folds 2)
+        "deep/fold_2.safetensors",
         "deep/model_card.json",
         "fusion/fusion.json",
         "fusion/single_source_thresholds.json",

@@ -24,13 +24,19 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fold ensemble of three models, as dl_train writes it: each actor loads all three once."""
     import torch
+
+    from sonorisk.deep.ensemble import FoldEnsemble, Standardise
+    from sonorisk.deep.registry import ScoredModel
 
     folder = tmp_path_factory.mktemp("model")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(3)
-        model = create_model("vit_small", input_size=32, patch_size=8)
-    save_model(model, folder, {})
+        members = [create_model("vit_small", input_size=32, patch_size=8) for _ in range(3)]
+    scales = [Standardise(0.1, 0.5), Standardise(-0.2, 2.0), Standardise(0.0, 1.0)]
+    network = FoldEnsemble([m.network for m in members], scales, Standardise(-0.5, 1.2))
+    save_model(ScoredModel("vit_small", network, members[0].preprocess, members[0].options), folder, {})
     return folder
 
 
@@ -95,6 +101,7 @@ def test_scores_every_row_in_order(
             assert np.isfinite(scores[i])
             assert errors[i] is None
     assert set(table.column("model_id").to_pylist()) == {"vit_small"}
+    assert set(table.column("model_sha256").to_pylist()) == {plain["model_sha256"][0]}
 
 
 def test_read_parts_keep_every_row_in_order_in_files_of_at_most_the_part_size(

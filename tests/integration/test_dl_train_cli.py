@@ -1,7 +1,7 @@
 """`sonorisk dl-train` end to end on a small synthetic cohort: the same seed gives byte-identical
-weights on CPU (the acceptance item), a different seed does not; out-of-fold scores exist only for
-training patients; per-model metrics carry AUCs with confidence intervals; bad input ends in one
-line and exit status 2."""
+fold models on CPU, a different seed does not; the architecture is the one-standard-error choice on
+out-of-fold AUC; out-of-fold scores exist only for training patients; per-model metrics carry AUCs
+with confidence intervals; bad input ends in one line and exit status 2."""
 
 from __future__ import annotations
 
@@ -78,19 +78,30 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _fold_files(model: Path) -> dict[str, str]:
+    return {p.name: _sha256(p) for p in sorted(model.glob("*.safetensors"))}
+
+
 def test_same_seed_same_weights_and_sane_outputs(workspace: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
     first, second = _train(workspace, "run1"), _train(workspace, "run2")
-    weights = _sha256(first / "model" / "model.safetensors")
-    assert weights == _sha256(second / "model" / "model.safetensors")
+    weights = _fold_files(first / "model")
+    assert list(weights) == ["fold_1.safetensors", "fold_2.safetensors"]  # oof_folds 2: two fold models
+    assert weights == _fold_files(second / "model")
     assert _sha256(first / "oof.parquet") == _sha256(second / "oof.parquet")
 
     metrics = json.loads((first / "deep.json").read_text())
-    assert metrics["weights_sha256"] == weights
+    model_hash = hashlib.sha256("\n".join(weights.values()).encode()).hexdigest()
+    assert metrics["weights_sha256"] == model_hash
     assert set(metrics["models"]) == {"vit_small", "resnet34_vit"}
-    best = max(metrics["models"], key=lambda m: metrics["models"][m]["internal_validation"]["auc"])
-    assert metrics["winner"] == best
+    # The one-standard-error rule on the out-of-fold AUCs (no internal-validation number involved).
+    oof = {name: m["oof_training"]["auc"] for name, m in metrics["models"].items()}
+    best = max(oof, key=oof.__getitem__)
+    within = [n for n in oof if oof[n] >= oof[best] - metrics["models"][best]["oof_standard_error"]]
+    assert metrics["winner"] == min(within, key=lambda n: metrics["models"][n]["parameters"])
     for model in metrics["models"].values():
-        for split in ("internal_validation", "external"):
+        for split in ("internal_validation", "external", "oof_training"):
             auc = model[split]
             assert auc["ci_low"] <= auc["auc"] <= auc["ci_high"]
 
@@ -99,17 +110,20 @@ def test_same_seed_same_weights_and_sane_outputs(workspace: Path) -> None:
     oof = pq.read_table(first / "oof.parquet").to_pylist()
     assert {r["patient_id"] for r in oof} == training
     assert all(0.0 <= r["dl_score_oof"] <= 1.0 for r in oof)
+    outcome = {r["patient_id"]: r["outcome"] for r in splits}
+    independent = roc_auc_score([outcome[r["patient_id"]] for r in oof], [r["dl_score_oof"] for r in oof])
+    assert abs(independent - metrics["winner_oof_training"]["auc"]) < 1e-9
     card = json.loads((first / "model" / "model_card.json").read_text())
     assert card["architecture"] == metrics["winner"]
     assert card["preprocess"]["input_size"] == TINY["profiles"]["cpu"]["input_size"]
 
 
 def test_another_seed_other_weights(workspace: Path) -> None:
-    base = workspace / "run1" / "model" / "model.safetensors"
+    base = workspace / "run1" / "model" / "fold_1.safetensors"
     if not base.exists():
         _train(workspace, "run1")
     other = _train(workspace, "seed6", "--seed", "6", "--models", "vit_small")
-    assert _sha256(other / "model" / "model.safetensors") != _sha256(base)
+    assert _sha256(other / "model" / "fold_1.safetensors") != _sha256(base)
 
 
 @pytest.mark.parametrize(
@@ -159,12 +173,12 @@ def test_split_that_does_not_match(workspace: Path, tmp_path: Path, capsys: pyte
     assert "no training rows" in capsys.readouterr().err
 
 
-def test_internal_split_with_one_class_is_refused(
+def test_training_split_with_one_class_is_refused(
     workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     table = pq.read_table(workspace / "split.parquet")
-    internal = [s == "internal_validation" for s in table.column("split").to_pylist()]
-    outcome = [False if i else o for i, o in zip(internal, table.column("outcome").to_pylist(), strict=True)]
+    training = [s == "training" for s in table.column("split").to_pylist()]
+    outcome = [False if t else o for t, o in zip(training, table.column("outcome").to_pylist(), strict=True)]
     one_class = tmp_path / "one_class.parquet"
     pq.write_table(table.set_column(table.schema.get_field_index("outcome"), "outcome", [outcome]), one_class)
     code = main(
@@ -178,4 +192,4 @@ def test_internal_split_with_one_class_is_refused(
         ]
     )
     assert code == 2
-    assert "internal_validation split has 0 positive" in capsys.readouterr().err
+    assert "training split has 0 positive" in capsys.readouterr().err

@@ -23,6 +23,7 @@ _CALLERS = [
     "sonorisk.radiomics.screening",
     "sonorisk.fusion.fit",
     "sonorisk.fusion.calibration",
+    "sonorisk.deep.zoo",
 ]
 
 
@@ -112,7 +113,7 @@ def test_fusion_folds_keep_persons_whole(recorded: list[dict[str, Any]]) -> None
     assert len(recorded) == 2  # model selection CV and calibration CV
 
 
-def test_dl_out_of_fold_keeps_persons_whole(recorded: list[dict[str, Any]]) -> None:
+def test_dl_cross_validation_keeps_persons_whole(recorded: list[dict[str, Any]]) -> None:
     from sonorisk.deep.train import TrainConfig
     from sonorisk.deep.zoo import train_zoo
     from sonorisk.imaging.codec import encode_png
@@ -130,8 +131,9 @@ def test_dl_out_of_fold_keeps_persons_whole(recorded: list[dict[str, Any]]) -> N
         split[i] = split[persons.index(p)]
     config = TrainConfig(epochs=1, batch_size=16, min_epochs=1, threads=1)
     zoo = {"vit_small": {"input_size": 16, "patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 2}}
-    train_zoo(zoo, rows, split, y, config, oof_folds=3, log=lambda _: None, persons=persons)
+    train_zoo(zoo, rows, split, y, config, folds=3, log=lambda _: None, persons=persons)
     _assert_whole(recorded, set(persons))
+    assert len(recorded) == 1  # one set of folds: every architecture's fold models and the out-of-fold scores
 
 
 def _splitters_used(path: Any) -> list[str]:

@@ -69,14 +69,17 @@ def _run_radiomics(args: argparse.Namespace) -> int:
 def _add_dl_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "dl-train",
-        help="train the deep-learning zoo (ResNet34, ViT, ResNet34-into-ViT) and select the best",
+        help="train the DL zoo (ResNet34, ViT, ResNet34-into-ViT) by k-fold CV and keep the chosen fold models",
         description=(
-            "Train every architecture of the zoo on the development centre's training split, stop early "
-            "on internal-validation AUC, select the best by that AUC, and re-train the winner k times for "
-            "out-of-fold DL Scores of the training patients (so fusion never sees a score from a model "
-            "trained on that patient). Writes the winner as safetensors + a model card, the out-of-fold "
-            "scores, per-model AUCs with 95 % DeLong CIs and training histories. Settings: the dl_train "
-            "section of --params; the options below override it. Deterministic on CPU for a seed."
+            "Train every architecture of the zoo by person-grouped k-fold cross-validation on the development "
+            "centre's training split (each fold model stops at its best epoch on its fold's held-out part), "
+            "choose the architecture by out-of-fold AUC with a one-standard-error rule (within it: the "
+            "dl_train.prefer list, then the fewest parameters), and keep that architecture's k fold models as "
+            "one ensemble. Internal-validation and external rows are scored afterwards, to report only. Writes "
+            "the ensemble (one safetensors file per fold, hashes in the model card), the out-of-fold DL Scores "
+            "of the training patients from the same folds, per-model AUCs with 95 % DeLong CIs and training "
+            "histories. Settings: the dl_train section of --params; the options below override it. "
+            "Deterministic on CPU for a seed."
         ),
     )
     p.add_argument("cohorts", type=Path, nargs="+", help="validated cohort Parquet file(s)")

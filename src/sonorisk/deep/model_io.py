@@ -1,16 +1,23 @@
-"""Model files: weights as safetensors plus a JSON model card; loading checks the weights' hash.
+"""Model files: each network's weights as safetensors plus a JSON model card; loading checks every
+weights file's hash.
+
+A model folder holds one network (``model.safetensors``) or a fold ensemble (``fold_1.safetensors``
+... ``fold_k.safetensors``, ``deep/ensemble.py``). The card lists each member's file, SHA-256 and
+standardisation; its ``weights_sha256`` is the hash of the members' hashes in order, the one
+identity that risk tables and the bundle record for the model.
 
 Example:
     >>> import tempfile, pathlib
     >>> from sonorisk.deep.factory import create_model
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> card = save_model(create_model("vit_small", input_size=32), folder, {"note": "doctest"})
-    >>> load_model(folder).preprocess.input_size, len(card["weights_sha256"])
-    (32, 64)
+    >>> load_model(folder).preprocess.input_size, len(card["weights_sha256"]), len(card["members"])
+    (32, 64, 1)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,19 +43,42 @@ def _versions() -> dict[str, str]:
     return {"python": python_version()} | package_versions(("torch", "timm", "numpy", "safetensors"))
 
 
+def members_sha256(hashes: list[str]) -> str:
+    """The model's identity: SHA-256 of its members' weight hashes, one per line, in member order."""
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
 def save_model(model: ScoredModel, folder: Path, card_extra: dict[str, Any]) -> dict[str, Any]:
-    """Write weights and a card (architecture, options, preprocessing, versions, hash, extras)."""
+    """Write each member's weights and a card (architecture, options, preprocessing, versions,
+    member hashes and standardisations, extras). Weights files of an earlier model in ``folder``
+    are removed, so the folder holds exactly what the card lists."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
-    with atomic_path(folder / WEIGHTS) as partial:
-        save_file(state, str(partial), metadata={"architecture": model.name})
+    from sonorisk.deep.ensemble import FoldEnsemble, Standardise
+
+    network = model.network
+    if isinstance(network, FoldEnsemble):
+        networks, standardise, output = list(network.members), network.standardise, network.output
+        names = [f"fold_{i + 1}.safetensors" for i in range(len(networks))]
+    else:
+        networks, standardise, output, names = [network], [Standardise()], Standardise(), [WEIGHTS]
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.safetensors"):
+        if stale.name not in names:
+            stale.unlink()
+    members: list[dict[str, Any]] = []
+    for name, member, scale in zip(names, networks, standardise, strict=True):
+        state = {k: v.detach().to("cpu").contiguous() for k, v in member.state_dict().items()}
+        with atomic_path(folder / name) as partial:
+            save_file(state, str(partial), metadata={"architecture": model.name})
+        members.append({"weights_file": name, "weights_sha256": file_sha256(folder / name)} | scale.as_dict())
     card = {
         "architecture": model.name,
         "options": model.options,
         "preprocess": model.preprocess.as_dict(),
-        "weights_file": WEIGHTS,
-        "weights_sha256": file_sha256(folder / WEIGHTS),
+        "members": members,
+        "output": output.as_dict(),
+        "weights_sha256": members_sha256([m["weights_sha256"] for m in members]),
         "versions": _versions(),
         "reproducibility": current_profile(),
     } | card_extra
@@ -64,36 +94,63 @@ def load_card(folder: Path) -> dict[str, Any]:
     return card
 
 
+def card_members(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's members; a card written before fold ensembles (one ``weights_file``) is one member."""
+    if "members" in card:
+        return list(card["members"])
+    return [{"weights_file": card["weights_file"], "weights_sha256": card["weights_sha256"]}]
+
+
 def verify_model(folder: Path) -> dict[str, Any]:
-    """The model card, after checking that the weights exist and match its SHA-256 (no network built).
+    """The model card, after checking that every member's weights exist and match its SHA-256 and
+    that the card's model hash is its members' (no network built).
 
     Raises:
-        ModelFileError: missing files or weights whose hash differs from the card's.
+        ModelFileError: missing files, weights whose hash differs from the card's, or a card whose
+            model hash does not match its members.
     """
     card = load_card(folder)
-    weights = folder / card["weights_file"]
-    if not weights.exists():
-        raise ModelFileError(f"{weights} is missing")
-    found = file_sha256(weights)
-    if found != card["weights_sha256"]:
-        raise ModelFileError(f"{weights} was changed: SHA-256 {found[:12]}... differs from the model card")
+    members = card_members(card)
+    for member in members:
+        weights = folder / member["weights_file"]
+        if not weights.exists():
+            raise ModelFileError(f"{weights} is missing")
+        found = file_sha256(weights)
+        if found != member["weights_sha256"]:
+            raise ModelFileError(f"{weights} was changed: SHA-256 {found[:12]}... differs from the model card")
+    if "members" in card and card["weights_sha256"] != members_sha256([m["weights_sha256"] for m in members]):
+        raise ModelFileError(f"{folder / CARD} was changed: its model hash is not its members' hashes")
     return card
 
 
 def load_model(folder: Path, device: str | torch.device = "cpu") -> ScoredModel:
-    """Rebuild the network from its card and load the weights after checking their SHA-256.
+    """Rebuild the network(s) from the card and load the weights after checking their SHA-256; a
+    fold ensemble comes back as one model whose logit is the members' standardised mean.
 
     Raises:
         ModelFileError: missing files, weights whose hash differs from the card's, or weights that
             do not fit the card's network.
     """
+    from sonorisk.deep.ensemble import FoldEnsemble, Standardise
+    from sonorisk.deep.registry import ScoredModel
+
+    card = verify_model(folder)
+    members = card_members(card)
+    networks = [_load_network(card, folder / m["weights_file"], device) for m in members]
+    standardise = [Standardise(m.get("centre", 0.0), m.get("scale", 1.0)) for m in members]
+    output = Standardise(**card.get("output", {}))
+    if len(networks) == 1 and standardise[0].identity and output.identity:
+        return networks[0]
+    ensemble = FoldEnsemble([n.network for n in networks], standardise, output)
+    return ScoredModel(networks[0].name, ensemble, networks[0].preprocess, networks[0].options).eval()
+
+
+def _load_network(card: dict[str, Any], weights: Path, device: str | torch.device) -> ScoredModel:
     import torch
     from safetensors.torch import load_file
 
     from sonorisk.deep.factory import create_model
 
-    card = verify_model(folder)
-    weights = folder / card["weights_file"]
     # Built on the meta device (no random initialisation to throw away), then given fresh memory and
     # the file's tensors. Copied, not adopted (``assign=True``): tensors inside the file's buffer are
     # not 64-byte aligned, and kernels then round differently, so scores would depend on where the

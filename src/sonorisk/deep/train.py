@@ -1,5 +1,6 @@
-"""Train one network: AdamW with a cosine schedule, seeded augmentation, early stopping on the
-internal-validation AUC, bf16 autocast on a GPU, bit-for-bit deterministic on a CPU for a seed.
+"""Train one network: AdamW with a cosine schedule, seeded augmentation, early stopping on the AUC
+of the validation rows it is given (a CV fold's held-out part), bf16 autocast on a GPU, bit-for-bit
+deterministic on a CPU for a seed.
 
 Randomness: weight initialisation and dropout draw from torch's default generator, so training runs
 inside ``torch.random.fork_rng`` seeded from the config (the caller's global state is restored
@@ -32,7 +33,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     patience: int = 4
     # Checkpoints from the first epochs (warm-up, learning rate still ramping) are under-trained; on a
-    # small internal set their AUC is mostly chance, and selecting one would reward luck. The best
+    # small validation set their AUC is mostly chance, and selecting one would reward luck. The best
     # epoch is chosen from epoch ``min_epochs`` on (1-based); patience counts from there too.
     min_epochs: int = 3
     seed: int = 0
@@ -51,7 +52,7 @@ class TrainResult:
     best_epoch: int
     best_val_auc: float
     history: list[dict[str, float]] = field(default_factory=list)
-    stopped: str = ""  # why training ended: no better internal AUC for `patience` epochs, or the budget
+    stopped: str = ""  # why training ended: no better validation AUC for `patience` epochs, or the budget
 
 
 def load_matching(network: torch.nn.Module, weights: dict[str, torch.Tensor]) -> int:
@@ -80,16 +81,26 @@ def to_network_input(crops: np.ndarray | torch.Tensor, preprocess: Preprocess) -
         >>> x = to_network_input(np.full((2, 8, 8), 0.35, np.float32), Preprocess(input_size=8))
         >>> tuple(x.shape), float(x.abs().max())
         ((2, 3, 8, 8), 0.0)
+        >>> gained = np.stack([np.linspace(0.2, 0.6, 64).reshape(8, 8), np.linspace(0.3, 0.7, 64).reshape(8, 8)])
+        >>> per_image = to_network_input(gained.astype(np.float32), Preprocess(input_size=8, normalise="per_image"))
+        >>> bool(torch.allclose(per_image[0], per_image[1], atol=1e-5))  # an overall gain is gone
+        True
     """
     x = torch.as_tensor(crops, dtype=torch.float32)
-    x = (x - preprocess.mean) / preprocess.std
+    if preprocess.normalise == "per_image":
+        centre = x.mean(dim=(-2, -1), keepdim=True)
+        x = (x - centre) / x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-3)
+    elif preprocess.normalise == "fixed":
+        x = (x - preprocess.mean) / preprocess.std
+    else:
+        raise ValueError(f"normalise must be 'fixed' or 'per_image', not {preprocess.normalise!r}")
     return x.unsqueeze(1).expand(-1, preprocess.in_chans, -1, -1).contiguous()
 
 
-def predict(
+def predict_logits(
     model: ScoredModel, crops: np.ndarray, batch_size: int = 64, device: torch.device | None = None
 ) -> np.ndarray:
-    """Probabilities for (N, S, S) crops."""
+    """Logits (float64) for (N, S, S) crops."""
     device = device or next(model.parameters()).device
     model.eval()
     out = []
@@ -98,8 +109,25 @@ def predict(
             x = to_network_input(crops[start : start + batch_size], model.preprocess).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x)
-            out.append(torch.sigmoid(logits.float()).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+            out.append(logits.float().cpu().numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+def predict(
+    model: ScoredModel, crops: np.ndarray, batch_size: int = 64, device: torch.device | None = None
+) -> np.ndarray:
+    """Probabilities for (N, S, S) crops."""
+    return sigmoid(predict_logits(model, crops, batch_size, device))
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), computed in float32 as torch.sigmoid (scores stay bit-identical to before).
+
+    Example:
+        >>> sigmoid(np.array([0.0])).tolist()
+        [0.5]
+    """
+    return torch.sigmoid(torch.as_tensor(np.asarray(logits, dtype=np.float32))).numpy()
 
 
 def _epoch(
@@ -147,11 +175,11 @@ def train_model(
     Args:
         name: registered model name.
         train_crops, train_y: (N, S, S) crops in [0, 1] and their outcomes.
-        val_crops, val_y: the internal-validation set for early stopping.
+        val_crops, val_y: the rows whose AUC picks the epoch (a fold's held-out part).
         config: optimisation and determinism settings.
         overrides: model options (input size, stride, ...).
         init_weights: a state dict to start from (e.g. local ImageNet weights) instead of scratch.
-        log: one line per epoch (loss, internal AUC, seconds) and why training stopped.
+        log: one line per epoch (loss, validation AUC, seconds) and why training stopped.
     """
     device = config.resolved_device()
     threads = torch.get_num_threads()
@@ -208,7 +236,7 @@ def _fit(
         val_auc = auc(val_y, predict(model, val_crops, device=device))
         history.append({"epoch": epoch, "loss": loss, "val_auc": val_auc})
         log(
-            f"{model.name}: epoch {epoch + 1}/{config.epochs}, loss {loss:.4f}, internal AUC {val_auc:.3f}, "
+            f"{model.name}: epoch {epoch + 1}/{config.epochs}, loss {loss:.4f}, validation AUC {val_auc:.3f}, "
             f"{time.perf_counter() - start:.1f} s"
         )
         if epoch < first_eligible:
@@ -218,7 +246,7 @@ def _fit(
         else:
             waited += 1
             if waited >= config.patience:
-                stopped = f"no better internal AUC for {config.patience} epochs"
+                stopped = f"no better validation AUC for {config.patience} epochs"
                 break
     assert best_state is not None
     log(f"{model.name}: stopped after epoch {len(history)} ({stopped}); best epoch {best_epoch + 1}")

@@ -1,7 +1,8 @@
 """The deep-learning training job, shared by the DVC stage ``dl_train`` and ``sonorisk dl-train``.
 
-``train_job`` reads validated cohorts and the split, trains the zoo, writes the winner (safetensors +
-model card), out-of-fold DL Scores of the training patients, per-model metrics and training
+``train_job`` reads validated cohorts and the split, trains the zoo by k-fold CV on the training
+rows, writes the chosen architecture's fold ensemble (one safetensors file per fold + model card),
+out-of-fold DL Scores of the training patients from the same folds, per-model metrics and training
 histories. Settings come as the ``dl_train`` section of params.yaml (see that file for every key).
 """
 
@@ -47,7 +48,8 @@ def load_training_rows(
     """Cases of the split (every cohort row the split names), their split names, outcomes and persons.
 
     Raises:
-        CohortError: the split lacks a column, or no training or internal-validation rows remain.
+        CohortError: the split lacks a column, no training rows remain, or the training rows lack two
+            patients of each outcome.
     """
     split_table = pq.read_table(split_path)
     missing = [c for c in SPLIT_COLUMNS if c not in split_table.column_names]
@@ -62,15 +64,14 @@ def load_training_rows(
     split = np.array([split_rows[_key(r)]["split"] for r in rows], dtype=object)
     outcome = np.array([bool(split_rows[_key(r)]["outcome"]) for r in rows])
     persons = [str(split_rows[_key(r)].get("person") or "|".join(_key(r))) for r in rows]
-    for needed in ("training", "internal_validation"):
-        if not (split == needed).any():
-            raise CohortError(f"no {needed} rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
-        positives = int(outcome[split == needed].sum())
-        if positives < 2 or positives > int((split == needed).sum()) - 2:
-            raise CohortError(
-                f"the {needed} split has {positives} positive of {int((split == needed).sum())} patients: at least "
-                "two of each outcome are needed to train and select models (a larger cohort is needed)"
-            )
+    if not (split == "training").any():
+        raise CohortError(f"no training rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
+    positives = int(outcome[split == "training"].sum())
+    if positives < 2 or positives > int((split == "training").sum()) - 2:
+        raise CohortError(
+            f"the training split has {positives} positive of {int((split == 'training').sum())} patients: at least "
+            "two of each outcome are needed for cross-validated training and selection (a larger cohort is needed)"
+        )
     return rows, split, outcome, persons
 
 
@@ -92,6 +93,7 @@ def zoo_from_params(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Model name -> overrides: the profile's input size and the crop margin, then each model's own."""
     profile = params["profiles"][params["profile"]]
     shared = {"input_size": profile["input_size"], "crop_margin": params["crop_margin"]}
+    shared |= {"normalise": params["normalise"]} if "normalise" in params else {}
     return {name: shared | (options or {}) for name, options in params["models"].items()}
 
 
@@ -119,17 +121,28 @@ def train_job(
         f"dl_train: {int((split == 'training').sum())} training, {int((split == 'internal_validation').sum())} "
         f"internal-validation rows; zoo {', '.join(params['models'])}; profile {params['profile']}"
     )
-    result = train_zoo(zoo_from_params(params), rows, split, outcome, config, params["oof_folds"], log, init, persons)
+    result = train_zoo(
+        zoo_from_params(params),
+        rows,
+        split,
+        outcome,
+        config,
+        params["oof_folds"],
+        log,
+        init,
+        persons,
+        params.get("prefer", ()),
+    )
     card = save_model(
         result.model,
         outputs.model_dir,
         {
-            "selected_by": "internal-validation AUC across the zoo",
-            # Only what the selection saw: external AUCs and timings live in reports/metrics/deep.json,
-            # so the model files depend on the training and internal-validation data alone (and are
-            # byte-identical across runs).
-            "zoo_internal_validation": {
-                name: {"best_epoch": m.get("best_epoch"), "internal_validation": m.get("internal_validation")}
+            "selected_by": result.selection,
+            # Only what the selection saw, all from the training rows: internal and external AUCs and
+            # timings live in reports/metrics/deep.json, so the model files depend on the training
+            # data alone (and are byte-identical across runs).
+            "zoo_cv": {
+                name: {"oof_training": m["oof_training"], "parameters": m["parameters"], "folds": m["folds"]}
                 for name, m in result.metrics.items()
             },
             "oof_training_auc": result.oof_metrics,
@@ -154,6 +167,7 @@ def train_job(
     )
     metrics = {
         "winner": result.winner,
+        "selection": result.selection,
         "models": result.metrics,
         "winner_oof_training": result.oof_metrics,
         "weights_sha256": card["weights_sha256"],
@@ -163,9 +177,9 @@ def train_job(
     seconds |= {name: model_metrics.pop("seconds") for name, model_metrics in result.metrics.items()}
     for path, content in ((outputs.metrics, metrics), (outputs.history, result.histories), (outputs.timings, seconds)):
         write_json(path, content)
-    internal = result.metrics[result.winner]["internal_validation"]["auc"]
     log(
-        f"dl_train: winner {result.winner} (internal AUC {internal:.3f}), weights sha256 {card['weights_sha256']}, "
+        f"dl_train: winner {result.winner} (out-of-fold AUC {result.oof_metrics['auc']:.3f}, "
+        f"{len(card['members'])} fold models), model sha256 {card['weights_sha256']}, "
         f"{seconds['total']:.0f} s"
     )
     return metrics
