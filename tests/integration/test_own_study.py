@@ -92,7 +92,7 @@ def test_the_documented_steps_run_a_real_two_centre_study(study: tuple[Path, str
     for stage in ("validate@busbra-a", "validate@busbra-b", "split", "radiomics", "dl_train", "evaluate", "bundle"):
         assert f"Running stage '{stage}'" in printed
     assert "no second reader" in printed and "perturbed extractions" in printed
-    assert re.search(r"dl_train \w+: epoch 1/\d+, loss", printed)  # one progress line per epoch
+    assert re.search(r"dl_train fold 1/\d+ \w+: epoch 1/\d+, loss", printed)  # one progress line per epoch and fold
     split = json.loads((root / "reports/metrics/split.json").read_text())
     assert split["training"]["persons"] < split["training"]["images"]  # several images per person, counted apart
     results = json.loads((root / "reports/metrics/fusion.json").read_text())["results"]
