@@ -36,6 +36,7 @@ def main() -> None:
         split=paths.SPLIT_FILE,
         screening=paths.SCREENING_REPORT,
         survival=paths.SURVIVAL_METRICS,
+        deep_card=paths.DEEP_MODELS / "model_card.json",
     )
     outputs = EvaluationOutputs()
     doc = run_evaluation(inputs, outputs)

@@ -32,6 +32,7 @@ GIT_IDENTITY = {
 # The reduced project: the default study at 120 patients and a lighter DL stage, so that its training
 # stages can be re-run on a copy (the leakage test) within the suite's budget.
 REDUCED_CENTRES = "A=70,B=50"
+REDUCED_ARCHIVE = "A=40,B=10"  # the unlabelled archive; its centre-B rows stay out of pretraining
 REDUCED_PERTURBATION = "data_contracts/radiomics/perturbation_reduced.yaml"
 NIGHTLY_COHORT_ID = "nightly-2026-11-28"
 QUARANTINED_ROW = 5  # the nightly cohort's row given an impossible age
@@ -161,8 +162,9 @@ def commit_all(root: Path) -> None:
 
 
 def reduce_params(root: Path) -> None:
-    """The reduced project's params: fewer patients, fewer radiomics extractions, the study's hybrid
-    alone for 4 epochs, 2 DL folds (the zoo's selection is tested on its own, in test_dl_train_cli.py)."""
+    """The reduced project's params: fewer patients, a 50-scan archive pretrained on for one epoch,
+    fewer radiomics extractions, the study's hybrid alone for 4 epochs, 2 DL folds (the zoo's
+    selection is tested on its own, in test_dl_train_cli.py)."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["synth"]["cohorts"]["synthetic-default"]["centres"] = REDUCED_CENTRES
     # Radiomics is half of the build: no second reader, and 2 perturbations per case (the fewest an
@@ -171,6 +173,8 @@ def reduce_params(root: Path) -> None:
     perturbation = yaml.safe_load((root / params["radiomics"]["perturbation"]).read_text()) | {"count": 2}
     (root / REDUCED_PERTURBATION).write_text(yaml.safe_dump(perturbation, sort_keys=False))
     params["radiomics"]["perturbation"] = str(root / REDUCED_PERTURBATION)  # contracts resolve from the package
+    params["synth"]["cohorts"]["synthetic-archive"]["centres"] = REDUCED_ARCHIVE
+    params["dl_pretrain"]["epochs"] = 1
     params["dl_train"]["models"] = {"resnet34_vit": params["dl_train"]["models"]["resnet34_vit"]}
     params["dl_train"]["profiles"]["cpu"]["epochs"] = 4
     params["dl_train"]["min_epochs"] = 2

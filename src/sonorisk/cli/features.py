@@ -93,6 +93,11 @@ def _add_dl_train(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="local .safetensors to start from (e.g. ImageNet ResNet34); tensors are matched by name and shape",
     )
+    p.add_argument(
+        "--pretrained",
+        help="folder of self-supervised encoders written by the dl_pretrain stage (default: dl_train.pretrained); "
+        "'none' trains every architecture from scratch",
+    )
     p.add_argument("--out", type=Path, default=paths.DEEP_MODELS, help="model folder (weights + card)")
     p.add_argument("--oof", type=Path, default=paths.DL_OOF_SCORES, help="out-of-fold scores")
     p.add_argument("--metrics", type=Path, default=paths.metrics_file("deep"), help="metrics JSON")
@@ -118,6 +123,8 @@ def _run_dl_train(args: argparse.Namespace) -> int:
         params["seed"] = args.seed
     if args.init_weights:
         params["init_weights"] = str(args.init_weights)
+    if args.pretrained:
+        params["pretrained"] = None if args.pretrained.lower() == "none" else args.pretrained
     outputs = TrainOutputs(
         args.out,
         args.oof,

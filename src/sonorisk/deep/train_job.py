@@ -16,15 +16,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
-from sonorisk.contracts.reasons import CohortError
+from sonorisk.deep.study_rows import load_training_rows, zoo_from_params
 from sonorisk.deep.train import TrainConfig
-
-SPLIT_COLUMNS = ("cohort_id", "patient_id", "split", "outcome")
-CASE_COLUMNS = ["cohort_id", "patient_id", "image_png", "mask_png"]
 
 
 @dataclass(frozen=True)
@@ -36,43 +32,6 @@ class TrainOutputs:
     metrics: Path = paths.DEEP_METRICS
     history: Path = paths.TRAINING_HISTORY
     timings: Path = paths.TIMINGS_DIR / "dl_train.json"
-
-
-def _key(row: dict[str, Any]) -> tuple[str, str]:
-    return row["cohort_id"], row["patient_id"]
-
-
-def load_training_rows(
-    cohorts: list[Path], split_path: Path
-) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, list[str]]:
-    """Cases of the split (every cohort row the split names), their split names, outcomes and persons.
-
-    Raises:
-        CohortError: the split lacks a column, no training rows remain, or the training rows lack two
-            patients of each outcome.
-    """
-    split_table = pq.read_table(split_path)
-    missing = [c for c in SPLIT_COLUMNS if c not in split_table.column_names]
-    if missing:
-        raise CohortError(f"{split_path} lacks column(s) {', '.join(missing)}: is it the split stage's output?")
-    columns = [*SPLIT_COLUMNS, *(["person"] if "person" in split_table.column_names else [])]
-    split_rows = {_key(r): r for r in split_table.select(columns).to_pylist()}
-    rows: list[dict[str, Any]] = []
-    for cohort in cohorts:
-        table = pq.read_table(cohort, columns=CASE_COLUMNS)
-        rows.extend(r for r in table.to_pylist() if _key(r) in split_rows)
-    split = np.array([split_rows[_key(r)]["split"] for r in rows], dtype=object)
-    outcome = np.array([bool(split_rows[_key(r)]["outcome"]) for r in rows])
-    persons = [str(split_rows[_key(r)].get("person") or "|".join(_key(r))) for r in rows]
-    if not (split == "training").any():
-        raise CohortError(f"no training rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
-    positives = int(outcome[split == "training"].sum())
-    if positives < 2 or positives > int((split == "training").sum()) - 2:
-        raise CohortError(
-            f"the training split has {positives} positive of {int((split == 'training').sum())} patients: at least "
-            "two of each outcome are needed for cross-validated training and selection (a larger cohort is needed)"
-        )
-    return rows, split, outcome, persons
 
 
 def train_config(params: dict[str, Any]) -> TrainConfig:
@@ -89,14 +48,6 @@ def train_config(params: dict[str, Any]) -> TrainConfig:
     )
 
 
-def zoo_from_params(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Model name -> overrides: the profile's input size and the crop margin, then each model's own."""
-    profile = params["profiles"][params["profile"]]
-    shared = {"input_size": profile["input_size"], "crop_margin": params["crop_margin"]}
-    shared |= {"normalise": params["normalise"]} if "normalise" in params else {}
-    return {name: shared | (options or {}) for name, options in params["models"].items()}
-
-
 def train_job(
     cohorts: list[Path],
     split_path: Path,
@@ -108,6 +59,7 @@ def train_job(
     from safetensors.torch import load_file
 
     from sonorisk.deep.model_io import save_model
+    from sonorisk.deep.pretrained import CARD, load_pretrained, pretrained_sha256
     from sonorisk.deep.zoo import train_zoo
 
     start = time.perf_counter()
@@ -117,9 +69,14 @@ def train_job(
     if init_path and not Path(init_path).exists():
         raise FileNotFoundError(f"--init-weights {init_path} does not exist")
     init = load_file(str(init_path)) if init_path else None
+    pretrained_dir = params.get("pretrained")
+    if pretrained_dir and not (Path(pretrained_dir) / CARD).exists():
+        raise FileNotFoundError(f"dl_train.pretrained {pretrained_dir} holds no {CARD}: run dl_pretrain first")
+    pretrained = load_pretrained(Path(pretrained_dir) if pretrained_dir else None)
     log(
         f"dl_train: {int((split == 'training').sum())} training, {int((split == 'internal_validation').sum())} "
         f"internal-validation rows; zoo {', '.join(params['models'])}; profile {params['profile']}"
+        + (f"; self-supervised encoders for {', '.join(pretrained)}" if pretrained else "")
     )
     result = train_zoo(
         zoo_from_params(params),
@@ -132,6 +89,7 @@ def train_job(
         init,
         persons,
         params.get("prefer", ()),
+        pretrained,
     )
     card = save_model(
         result.model,
@@ -150,6 +108,7 @@ def train_job(
             "train_config": config.__dict__,
             "profile": params["profile"],
             "init_weights": str(init_path) if init_path else None,
+            "pretrained": {name: pretrained_sha256(Path(pretrained_dir), name) for name in pretrained},
         },
     )
     train_rows = np.flatnonzero(split == "training")

@@ -189,6 +189,7 @@ def train_zoo(
     init_weights: dict[str, Any] | None = None,
     persons: list[str] | None = None,
     prefer: Sequence[str] = (),
+    pretrained: dict[str, dict[str, Any]] | None = None,
 ) -> ZooResult:
     """Fit every architecture of ``zoo`` (name -> overrides) by k-fold CV on the training rows; the
     one-standard-error rule on the out-of-fold AUC chooses; its fold models are the model.
@@ -205,6 +206,8 @@ def train_zoo(
             names and shapes match; None trains from scratch.
         persons: the person of each row; folds keep persons whole.
         prefer: architectures preferred within one standard error of the best (in order).
+        pretrained: architecture -> its self-supervised encoder weights (``dl_pretrain``); such an
+            architecture starts from them instead of ``init_weights``.
     """
     cache = CropCache(rows)
     y = np.asarray(outcome, dtype=bool)
@@ -217,7 +220,8 @@ def train_zoo(
     metrics: dict[str, dict[str, Any]] = {}
     for name, overrides in zoo.items():
         crops, _ = cache.get(preprocess_for(overrides))
-        fit = fit_architecture(name, overrides, crops[train], y[train], drawn, config, init_weights, log)
+        init = (pretrained or {}).get(name, init_weights)
+        fit = fit_architecture(name, overrides, crops[train], y[train], drawn, config, init, log)
         fits[name] = fit
         log(
             f"dl_train {name}: out-of-fold AUC {fit.oof.auc:.3f} [{fit.oof.low:.3f}, {fit.oof.high:.3f}], "

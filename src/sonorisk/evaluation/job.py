@@ -67,6 +67,7 @@ class EvaluationInputs:
     split: Path | None = None  # the split table: who is which person
     screening: Path | None = None  # the radiomics screening report (robustness screens)
     survival: Path | None = None  # the survival stage's metrics (reports/metrics/survival.json)
+    deep_card: Path | None = None  # the DL model's card: how its architecture was chosen (TRIPOD+AI 12c)
 
 
 @dataclass
@@ -265,6 +266,7 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         model.columns,
         survival,
         code_sha256(),
+        json.loads(inputs.deep_card.read_text()) if inputs.deep_card and inputs.deep_card.exists() else None,
     )
     content = ReportContent(
         title=inputs.title,

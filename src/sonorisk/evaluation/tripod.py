@@ -102,6 +102,28 @@ def _auc(m: Mapping[str, Any]) -> str:
     return f"{m['auc']:.3f} [{m['ci_low']:.3f}-{m['ci_high']:.3f}]"
 
 
+def _deep_selection(card: Mapping[str, Any] | None) -> str:
+    """TRIPOD+AI 12c for the DL Score: which architecture, chosen how, from what (empty without a card).
+
+    Example:
+        >>> cv = {"resnet34": {"oof_training": {"auc": 0.64}}, "resnet34_vit": {"oof_training": {"auc": 0.69}}}
+        >>> card = {"architecture": "resnet34_vit", "members": [{}, {}, {}], "zoo_cv": cv}
+        >>> _deep_selection(card)[:60]
+        'DL Score: resnet34_vit chosen among resnet34 (out-of-fold AU'
+    """
+    if not card or "zoo_cv" not in card:
+        return ""
+    zoo = ", ".join(f"{n} (out-of-fold AUC {m['oof_training']['auc']:.3f})" for n, m in card["zoo_cv"].items())
+    pretrained = ", ".join(card.get("pretrained") or {})
+    return (
+        f"DL Score: {card['architecture']} chosen among {zoo} by person-grouped {len(card['members'])}-fold CV "
+        "on the training split (each fold model stopped on its own held-out fold; one-standard-error rule), "
+        f"its {len(card['members'])} fold models averaged"
+        + (f"; {pretrained} encoder pretrained self-supervised (SimCLR) on unlabelled images" if pretrained else "")
+        + "; internal and external rows never read by a fit, a stop or the choice. "
+    )
+
+
 def run_facts(
     outcome: str,
     results: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -111,8 +133,12 @@ def run_facts(
     predictors: Sequence[str],
     survival: Mapping[str, Any] | None,
     code_hash: str,
+    deep: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What this run says for each fillable item, in words, from the numbers it computed."""
+    """What this run says for each fillable item, in words, from the numbers it computed.
+
+    ``deep`` is the DL model's card (``models/deep/model_card.json``): how its architecture was chosen.
+    """
     cohorts = list(results)
     external = [c for c in cohorts if c.startswith("external_")]
     counts = "; ".join(
@@ -161,7 +187,8 @@ def run_facts(
         "every fitted object, threshold and calibrator from the training split only; external centres never seen",
         "handling": "clinical fields one-hot / standardised with training statistics; probabilities enter "
         "the fusion as logits",
-        "selection": f"fusion: {fusion.get('kind', '?')} chosen by cross-validated AUC on the training split, "
+        "selection": _deep_selection(deep)
+        + f"fusion: {fusion.get('kind', '?')} chosen by cross-validated AUC on the training split, "
         f"calibration {fusion.get('calibration', '?')}"
         + (
             "; survival: "

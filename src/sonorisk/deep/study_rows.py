@@ -1,0 +1,62 @@
+"""The study's rows as the DL stages read them: the split's cases with their split, outcome and person,
+and the zoo's architectures with the preprocessing every stage builds them with. No torch: the
+pretraining and training stages share this without sharing each other's code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from sonorisk.contracts.reasons import CohortError
+
+SPLIT_COLUMNS = ("cohort_id", "patient_id", "split", "outcome")
+CASE_COLUMNS = ["cohort_id", "patient_id", "image_png", "mask_png"]
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str]:
+    return row["cohort_id"], row["patient_id"]
+
+
+def load_training_rows(
+    cohorts: list[Path], split_path: Path
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, list[str]]:
+    """Cases of the split (every cohort row the split names), their split names, outcomes and persons.
+
+    Raises:
+        CohortError: the split lacks a column, no training rows remain, or the training rows lack two
+            patients of each outcome.
+    """
+    split_table = pq.read_table(split_path)
+    missing = [c for c in SPLIT_COLUMNS if c not in split_table.column_names]
+    if missing:
+        raise CohortError(f"{split_path} lacks column(s) {', '.join(missing)}: is it the split stage's output?")
+    columns = [*SPLIT_COLUMNS, *(["person"] if "person" in split_table.column_names else [])]
+    split_rows = {_key(r): r for r in split_table.select(columns).to_pylist()}
+    rows: list[dict[str, Any]] = []
+    for cohort in cohorts:
+        table = pq.read_table(cohort, columns=CASE_COLUMNS)
+        rows.extend(r for r in table.to_pylist() if _key(r) in split_rows)
+    split = np.array([split_rows[_key(r)]["split"] for r in rows], dtype=object)
+    outcome = np.array([bool(split_rows[_key(r)]["outcome"]) for r in rows])
+    persons = [str(split_rows[_key(r)].get("person") or "|".join(_key(r))) for r in rows]
+    if not (split == "training").any():
+        raise CohortError(f"no training rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
+    positives = int(outcome[split == "training"].sum())
+    if positives < 2 or positives > int((split == "training").sum()) - 2:
+        raise CohortError(
+            f"the training split has {positives} positive of {int((split == 'training').sum())} patients: at least "
+            "two of each outcome are needed for cross-validated training and selection (a larger cohort is needed)"
+        )
+    return rows, split, outcome, persons
+
+
+def zoo_from_params(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Model name -> overrides: the profile's input size and the crop margin, then each model's own."""
+    profile = params["profiles"][params["profile"]]
+    shared = {"input_size": profile["input_size"], "crop_margin": params["crop_margin"]}
+    shared |= {"normalise": params["normalise"]} if "normalise" in params else {}
+    return {name: shared | (options or {}) for name, options in params["models"].items()}
