@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from sonorisk import paths
-from sonorisk.deep.pretrain_job import PretrainOutputs, pretrain_job, training_rows_only
+from sonorisk.deep.pretrain_job import pretrain_job, training_rows_only
 from sonorisk.deep.study_rows import load_training_rows, zoo_from_params
 from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
@@ -18,8 +18,18 @@ def main() -> None:
     if absent:
         raise StudyError(f"study.pretraining_cohorts names {', '.join(absent)}, which do not exist (ingest them first)")
     rows, split, _, _ = load_training_rows(paths.validated_cohorts(), paths.SPLIT_FILE)
-    zoo = zoo_from_params(stage_params("dl_train"))
-    pretrain_job(training_rows_only(rows, split), archives, study, stage_params("dl_pretrain"), zoo, PretrainOutputs())
+    train = stage_params("dl_train")  # the architectures as dl_train builds them, nothing else of its section
+    recipe = {
+        "models": train["models"],
+        "profile": train["profile"],
+        "profiles": train["profiles"],
+        "crop_margin": train["crop_margin"],
+        "normalise": train["normalise"],
+    }
+    external = {"external_centres": study["external_centres"]}
+    pretrain_job(
+        training_rows_only(rows, split), archives, external, stage_params("dl_pretrain"), zoo_from_params(recipe)
+    )
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def view(crops: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 class Contrastive(nn.Module):
     """An architecture's network without its head, and a projection MLP on its pooled features."""
 
-    def __init__(self, network: nn.Module, projection_dim: int) -> None:
+    def __init__(self, network: Any, projection_dim: int) -> None:  # a timm network (forward_head, num_features)
         super().__init__()
         self.network = network
         width = int(network.num_features)

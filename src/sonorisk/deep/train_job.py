@@ -108,7 +108,7 @@ def train_job(
             "train_config": config.__dict__,
             "profile": params["profile"],
             "init_weights": str(init_path) if init_path else None,
-            "pretrained": {name: pretrained_sha256(Path(pretrained_dir), name) for name in pretrained},
+            "pretrained": {name: pretrained_sha256(Path(str(pretrained_dir)), name) for name in pretrained},
         },
     )
     train_rows = np.flatnonzero(split == "training")
