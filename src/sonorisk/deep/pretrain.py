@@ -8,8 +8,8 @@ and position of the box around the lesion, gain, contrast and the compression cu
 direction or speckle statistics, so the encoder learns what stays: the lesion's shape, margin,
 echo pattern and what lies behind it.
 
-Plain torch: ``lightly`` 1.6 would bring pytorch-lightning and hydra-core into the lock for the
-dozen lines of the loss below.
+Plain torch: ``lightly`` 1.6 would bring pytorch-lightning into the lock for the dozen lines of the
+loss below.
 
 Randomness: initialisation draws from torch's default generator inside ``torch.random.fork_rng``
 seeded from the config; shuffling and views use explicit ``torch.Generator`` objects. On a CPU the
