@@ -68,7 +68,6 @@ class FoldEnsemble(nn.Module):
         self.output = output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if len(self.members) == 1 and self.standardise[0].identity and self.output.identity:
-            return self.members[0](x).reshape(-1)  # one plain model: its own logits, bit for bit
+        # One plain model never becomes an ensemble: load_model returns it as itself.
         z = [(m(x).reshape(-1) - s.centre) / s.scale for m, s in zip(self.members, self.standardise, strict=True)]
         return torch.stack(z).mean(0) * self.output.scale + self.output.centre

@@ -218,10 +218,14 @@ def train_zoo(
 
     fits: dict[str, ArchitectureFit] = {}
     metrics: dict[str, dict[str, Any]] = {}
+    training_crops: dict[tuple[int, float], np.ndarray] = {}  # one copy per preprocessing, not per architecture
     for name, overrides in zoo.items():
-        crops, _ = cache.get(preprocess_for(overrides))
+        preprocess = preprocess_for(overrides)
+        key = (preprocess.input_size, preprocess.crop_margin)
+        if key not in training_crops:
+            training_crops[key] = cache.get(preprocess)[0][train]
         init = (pretrained or {}).get(name, init_weights)
-        fit = fit_architecture(name, overrides, crops[train], y[train], drawn, config, init, log)
+        fit = fit_architecture(name, overrides, training_crops[key], y[train], drawn, config, init, log)
         fits[name] = fit
         log(
             f"dl_train {name}: out-of-fold AUC {fit.oof.auc:.3f} [{fit.oof.low:.3f}, {fit.oof.high:.3f}], "

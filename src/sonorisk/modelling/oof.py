@@ -1,14 +1,14 @@
 """Out-of-fold scores from k fold models, put on the final model's scale before they are pooled,
 and the per-split AUCs every model stage reports.
 
-Each fold model (a LASSO with its own penalty and features, a network stopped at its own epoch) has
-its own offset and spread: on the demo cohort the three DL fold models' mean held-out scores were
-0.63, 0.55 and 0.33. Pooled as they are, the offsets swamp the ranking within each fold (pooled OOF
-AUC 0.62 against 0.64-0.67 within folds), and fusion, which learns from the pooled scores, discounts
-the score. So every fold model also scores a common set of **reference rows** (the internal
-validation patients; their labels are not used), and its scores are mapped linearly so that on the
-reference rows they have the mean and standard deviation of the final model's scores there.
-Probabilities are aligned on the logit scale.
+Each fold model (a LASSO with its own penalty and features) has its own offset and spread (once,
+three DL fold models' mean held-out scores were 0.63, 0.55 and 0.33). Pooled as they are, the
+offsets swamp the ranking within each fold (pooled OOF AUC 0.62 against 0.64-0.67 within folds), and
+fusion, which learns from the pooled scores, discounts the score. The DL zoo now standardises each
+fold model by its own held-out fold instead (``deep/ensemble.py``). Here, every fold model also
+scores a common set of **reference rows** (the internal validation patients; their labels are not
+used), and its scores are mapped linearly so that on the reference rows they have the mean and
+standard deviation of the final model's scores there. Probabilities are aligned on the logit scale.
 
 Example:
     >>> import numpy as np
