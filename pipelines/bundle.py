@@ -41,7 +41,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         reference = drift_reference(Path(scratch) / "reference.json", inputs)
         sources = pipeline_sources(settings) | {REFERENCE_FILE: reference}
-        manifest = write_bundle(paths.BUNDLE_DIR, sources, pipeline_provenance(inputs))
+        provenance = pipeline_provenance(inputs, stage_params("study")["outcome"])
+        manifest = write_bundle(paths.BUNDLE_DIR, sources, provenance)
     print(f"bundle: {len(manifest['files'])} files, bundle sha256 {manifest['bundle_sha256']}")
 
 

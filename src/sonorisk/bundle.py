@@ -167,14 +167,16 @@ def read_features(bundle: Bundle) -> list[str]:
     return inputs_read(inputs, "radiomics")
 
 
-def pipeline_provenance(inputs: Mapping[str, Mapping[str, list[str]]]) -> dict[str, Any]:
-    """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the training data's
-    hashes and the headline metrics of the evaluate stage."""
+def pipeline_provenance(inputs: Mapping[str, Mapping[str, list[str]]], outcome: str) -> dict[str, Any]:
+    """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the study's
+    label columns (``outcome``, follow-up), the training data's hashes and the headline metrics of the evaluate
+    stage."""
     results = json.loads(paths.metrics_file("fusion").read_text())["results"]
     card = json.loads((paths.DEEP_MODELS / "model_card.json").read_text())
     return {
         "code_sha256": code_sha256(),
         "model_inputs": inputs,
+        "study": {"outcome": outcome, "followup_column": "followup_months"},
         "reproducibility": current_profile(),
         "versions": package_versions(PIPELINE_PACKAGES),
         "training_data": {

@@ -123,3 +123,25 @@ def test_nightly_scoring_of_the_study_and_nothing_else_written(study: tuple[Path
     ).stdout
     changed = {line[3:] for line in status.splitlines()}
     assert changed == EXPECTED_CHANGES, changed ^ EXPECTED_CHANGES
+
+
+def test_a_relabelled_row_of_the_study_is_the_same_row_to_score(study: tuple[Path, str]) -> None:
+    """The study's outcome is `malignant`: correcting labels in tonight's file scores nothing again."""
+    root, _ = study
+    delivered = pl.read_parquet(root / "incoming/tonight.parquet")
+    assert "malignant" in delivered.columns and delivered["malignant"].drop_nulls().len() > 0
+    relabelled = root.parent / "tonight-relabelled.parquet"  # outside the project: git status stays as it was
+    delivered.with_columns(~pl.col("malignant")).write_parquet(relabelled)
+    risk = root.parent / "risk-relabelled"
+    shutil.copytree(root / "risk", risk)
+    printed = _run(
+        [sys.executable, "-m", "sonorisk.cli", "score", "--cohort", str(relabelled), "--bundle", "models/bundle",
+         "--out", str(risk), "--no-progress"],
+        root,
+    )  # fmt: skip
+    counts = re.search(r"(\d+) unchanged \(cached\), (\d+) to score", printed)
+    assert counts, printed[-2000:]
+    scored = pl.read_parquet(root / "risk/cohort_id=tonight/risk.parquet").height
+    assert int(counts.group(2)) == 0 and int(counts.group(1)) == scored, counts.group(0)
+    manifest = json.loads((root / "models/bundle/manifest.json").read_text())
+    assert manifest["study"]["outcome"] == "malignant"

@@ -49,8 +49,10 @@ from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, REFERENCE_F
 from sonorisk.risk.partition import RUNS_DIR, read_partition, write_partition, write_quarantine
 from sonorisk.risk.writer_lock import writer_lock
 
-# Columns that do not change a score: labels and what validation adds.
-_NOT_HASHED = {"brain_metastasis", "followup_months", "input_row", "validation_notes"}
+# Columns that do not change a score: what validation adds, and the study's labels (the outcome and
+# follow-up columns the bundle records; a bundle from before it recorded them had these).
+_NOT_HASHED = {"input_row", "validation_notes"}
+_LEGACY_LABELS = ("brain_metastasis", "followup_months")
 _IMAGE_COLUMNS = ("image_png", "mask_png", "mask_reader2_png")
 EXTRACTION_MODES = ("bundle", "full")
 
@@ -72,9 +74,18 @@ def check_contracts_in_force(bundle: Bundle) -> None:
                 )
 
 
-def row_hashes(table: pa.Table | pa.RecordBatch, salt: str) -> list[str]:
-    """SHA-256 per row of every scoring-relevant column (sorted by name) plus ``salt``."""
-    names = sorted(c for c in table.schema.names if c not in _NOT_HASHED)
+def label_columns(bundle: Bundle) -> tuple[str, ...]:
+    """The study's outcome and follow-up columns, as the bundle records them: a relabelled or longer
+    followed row is the same row to score."""
+    study = bundle.manifest.get("study") or {}
+    return tuple(c for c in (study.get("outcome"), study.get("followup_column")) if c) or _LEGACY_LABELS
+
+
+def row_hashes(table: pa.Table | pa.RecordBatch, salt: str, labels: tuple[str, ...] = _LEGACY_LABELS) -> list[str]:
+    """SHA-256 per row of every scoring-relevant column (sorted by name) plus ``salt``; ``labels``
+    (the study's outcome and follow-up columns) are not scoring-relevant."""
+    ignored = _NOT_HASHED | set(labels)
+    names = sorted(c for c in table.schema.names if c not in ignored)
     out = []
     for row in table.select(names).to_pylist():
         digest = hashlib.sha256(salt.encode())
@@ -256,6 +267,7 @@ def score_cohort(
             valid_file = open_for_streaming(work / "valid.parquet")
             quarantine = _read_fields(work / "quarantine.parquet")
             salt = bundle.bundle_sha256 + bundle.manifest["files"]["settings/radiomics.yaml"]
+            labels = label_columns(bundle)
             keys: list[tuple[str, str]] = []
             hashes: dict[tuple[str, str], str] = {}
             for batch in valid_file.iter_batches(batch_size=128):
@@ -263,7 +275,7 @@ def score_cohort(
                     zip(batch.column("cohort_id").to_pylist(), batch.column("patient_id").to_pylist(), strict=True)
                 )
                 keys.extend(batch_keys)
-                hashes.update(zip(batch_keys, row_hashes(batch, salt), strict=True))
+                hashes.update(zip(batch_keys, row_hashes(batch, salt, labels), strict=True))
             cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
 
             contract = RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml"))
