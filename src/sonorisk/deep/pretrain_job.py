@@ -49,10 +49,9 @@ class PretrainOutputs:
     timings: Path = paths.TIMINGS_DIR / "dl_pretrain.json"
 
 
-def archive_rows(
-    path: Path, external_centres: list[str], include_external: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """An unlabelled cohort's rows: (kept, quarantined with reason, excluded as external).
+def archive_rows(path: Path, external_centres: list[str], include_external: bool) -> tuple[list[dict[str, Any]], int]:
+    """An unlabelled cohort's rows: (kept, how many were excluded as external). A row without an image
+    or outline is kept here and quarantined with the crop's reason, as any other unreadable row.
 
     A cohort without a ``center`` column is kept whole (its centre is not known to be external).
 
@@ -65,17 +64,10 @@ def archive_rows(
         raise CohortError(f"{path}: no column(s) {', '.join(missing)}; a pretraining cohort needs images and outlines")
     columns = [*ARCHIVE_COLUMNS, *(["center"] if "center" in schema.names else [])]
     rows = pq.read_table(path, columns=columns).to_pylist()
-    excluded = 0
-    if not include_external:
-        kept = [r for r in rows if r.get("center") not in external_centres]
-        excluded = len(rows) - len(kept)
-        rows = kept
-    missing_image = [r for r in rows if not r["image_png"] or not r["mask_png"]]
-    quarantined = [
-        {"cohort_id": r["cohort_id"], "patient_id": r["patient_id"], "reason": "no image or no lesion outline"}
-        for r in missing_image
-    ]
-    return [r for r in rows if r["image_png"] and r["mask_png"]], quarantined, excluded
+    if include_external:
+        return rows, 0
+    kept = [r for r in rows if r.get("center") not in external_centres]
+    return kept, len(rows) - len(kept)
 
 
 def pretrain_config(params: dict[str, Any]) -> Any:
@@ -126,12 +118,10 @@ def pretrain_job(
     quarantined: list[dict[str, Any]] = []
     owner = ["training split"] * len(rows)
     for path in archives:
-        kept, bad, excluded = archive_rows(path, external, include_external)
-        counts[path.stem] = {"rows": len(kept) + len(bad) + excluded, "used": 0, "quarantined": len(bad)}
-        counts[path.stem]["excluded_external"] = excluded
+        kept, excluded = archive_rows(path, external, include_external)
+        counts[path.stem] = {"rows": len(kept) + excluded, "used": 0, "quarantined": 0, "excluded_external": excluded}
         rows.extend(kept)
         owner.extend([path.stem] * len(kept))
-        quarantined.extend(bad)
 
     metrics: dict[str, Any] = {"architectures": {}, "cohorts": counts}
     config = pretrain_config(params)
