@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from sonorisk.cohort.split import assign_splits
-from sonorisk.params import stage_params
+from sonorisk.params import read_section
 from tests.integration.reduced_pipeline import fresh_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def main() -> None:
     )  # fmt: skip
     table = pq.read_table(cohort, columns=["patient_id", "case_id", "cohort_id", "center", "brain_metastasis"])
     pq.write_table(assign_splits(table, "brain_metastasis", "A", ["B"], 0.3, seed=1), work / "split.parquet")
-    dl = stage_params("dl_train")
+    dl = read_section("dl_train")
     dl["profiles"][dl["profile"]]["epochs"] = args.epochs
     dl |= {"min_epochs": 1, "patience": args.epochs, "oof_folds": 2}
     (work / "params.yaml").write_text(yaml.safe_dump({"dl_train": dl}))

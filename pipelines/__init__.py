@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 
 from sonorisk.params import ParamsError, stage_params
-from sonorisk.reproducibility import ProfileError, apply_profile, libraries_loaded
+from sonorisk.reproducibility import ProfileError, ReproducibilityParams, apply_profile, libraries_loaded
 
 if not libraries_loaded():
     try:
-        apply_profile(stage_params("reproducibility")["profile"])
+        apply_profile(stage_params("reproducibility", ReproducibilityParams).profile)
     except (ParamsError, ProfileError, KeyError) as exc:
         print(f"pipelines: error: reproducibility profile: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -14,7 +14,9 @@ from sonorisk.atomic_file import write_json
 from sonorisk.bundle import inputs_read, model_inputs, pipeline_provenance, pipeline_sources, write_bundle
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
+from sonorisk.radiomics.settings import RadiomicsStageParams
 from sonorisk.risk.drift import REFERENCE_FILE, build_reference
+from sonorisk.study import Study
 
 KEY = ["cohort_id", "patient_id"]
 
@@ -36,12 +38,13 @@ def drift_reference(out: Path, inputs: dict[str, dict[str, list[str]]]) -> Path:
 
 
 def main() -> None:
-    settings = paths.PROJECT_ROOT / stage_params("radiomics")["settings"]
+    settings = paths.PROJECT_ROOT / stage_params("radiomics", RadiomicsStageParams).settings
+    study = stage_params("study", Study)
     inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
     with tempfile.TemporaryDirectory() as scratch:
         reference = drift_reference(Path(scratch) / "reference.json", inputs)
         sources = pipeline_sources(settings) | {REFERENCE_FILE: reference}
-        provenance = pipeline_provenance(inputs, stage_params("study")["outcome"])
+        provenance = pipeline_provenance(inputs, study.outcome, study.followup_column)
         manifest = write_bundle(paths.BUNDLE_DIR, sources, provenance)
     print(f"bundle: {len(manifest['files'])} files, bundle sha256 {manifest['bundle_sha256']}")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
-from sonorisk.deep.score_job import score_job
+from sonorisk.deep.score_job import DlScoreParams, score_job
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
 def main() -> None:
-    params = stage_params("dl_score")
-    summary = score_job(paths.validated_cohorts(), paths.DEEP_MODELS, paths.DL_SCORES, params["batch_size"])
+    params = stage_params("dl_score", DlScoreParams)
+    summary = score_job(paths.validated_cohorts(), paths.DEEP_MODELS, paths.DL_SCORES, params.batch_size)
     seconds = summary.pop("seconds")  # varies run to run: the timings file, not the tracked metrics
     write_json(paths.metrics_file("dl_score"), summary)
     write_json(paths.TIMINGS_DIR / "dl_score.json", {"total": seconds})

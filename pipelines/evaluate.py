@@ -10,11 +10,14 @@ from sonorisk import paths
 from sonorisk.evaluation.job import EvaluationInputs, EvaluationOutputs, results_lines, run_evaluation
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
+from sonorisk.radiomics.settings import RadiomicsStageParams
+from sonorisk.study import Study
 
 
 def main() -> None:
-    study = stage_params("study")
-    settings = paths.PROJECT_ROOT / stage_params("radiomics")["settings"]
+    study = stage_params("study", Study)
+    wording = study.outcome_wording or study.outcome
+    settings = paths.PROJECT_ROOT / stage_params("radiomics", RadiomicsStageParams).settings
     models = [
         p
         for folder in (paths.RADIOMICS_MODELS, paths.DEEP_MODELS, paths.FUSION_MODELS)
@@ -30,9 +33,9 @@ def main() -> None:
         validation_summaries=paths.validation_summaries(),
         settings_files=[paths.PARAMS_FILE, settings],
         model_files=models,
-        title=f"SonoRisk: risk of {study['outcome_wording']} ({study['name']})",
+        title=f"SonoRisk: risk of {wording} ({study.name})",
         fusion_summary={"best": selection["selection"]["best"]},
-        outcome_wording=study["outcome_wording"],
+        outcome_wording=wording,
         split=paths.SPLIT_FILE,
         screening=paths.SCREENING_REPORT,
         survival=paths.SURVIVAL_METRICS,

@@ -4,13 +4,14 @@ scores; model to models/fusion/, every model's score per patient to data/scores/
 from __future__ import annotations
 
 from sonorisk import paths
-from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion, summary_line, write_summary
+from sonorisk.fusion.fit import FusionParams
+from sonorisk.fusion.job import FusionInputs, run_fusion, summary_line, write_summary
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
 
 def main() -> None:
-    params = params_from_section(stage_params("fusion"))
+    params = stage_params("fusion", FusionParams)
     inputs = FusionInputs(paths.RADIOMICS_SCORES, paths.DL_SCORES, paths.DL_OOF_SCORES, paths.validated_cohorts())
     summary = run_fusion(inputs, params, paths.FUSION_MODELS, paths.FUSION_SCORES)
     write_summary(summary, paths.FUSION_SELECTION)

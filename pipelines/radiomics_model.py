@@ -6,11 +6,11 @@ from __future__ import annotations
 from sonorisk import paths
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
-from sonorisk.radiomics.model_job import RadiomicsModelInputs, params_from_section, run_radiomics_models
+from sonorisk.radiomics.model_job import RadiomicsModelInputs, RadiomicsModelSection, run_radiomics_models
 
 
 def main() -> None:
-    params = params_from_section(stage_params("radiomics_model"))
+    params = stage_params("radiomics_model", RadiomicsModelSection).model_params()
     run_radiomics_models(RadiomicsModelInputs(validated=paths.validated_cohorts()), params)
 
 

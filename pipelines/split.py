@@ -7,15 +7,16 @@ import pyarrow.parquet as pq
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
-from sonorisk.cohort.split import assign_splits
+from sonorisk.cohort.split import SplitParams, assign_splits
 from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
+from sonorisk.study import Study
 
 
 def main() -> None:
-    study = stage_params("study")
-    params = stage_params("split")
-    person, outcome = study["person_column"] or "patient_id", study["outcome"]
+    study = stage_params("study", Study)
+    params = stage_params("split", SplitParams)
+    person, outcome = study.person_column or "patient_id", study.outcome
     tables = []
     for path in paths.validated_cohorts():
         present = set(pq.read_schema(path).names)
@@ -29,10 +30,10 @@ def main() -> None:
     splits = assign_splits(
         pa.concat_tables(tables, promote_options="default"),
         outcome=outcome,
-        development_centre=str(study["development_centre"]),
-        external_centres=[str(c) for c in study["external_centres"]],
-        internal_fraction=float(params["internal_validation_fraction"]),
-        seed=int(params["seed"]),
+        development_centre=study.development_centre,
+        external_centres=list(study.external_centres),
+        internal_fraction=params.internal_validation_fraction,
+        seed=params.seed,
         person_column=person,
     )
     write_parquet(splits, paths.SPLIT_FILE)

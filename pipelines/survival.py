@@ -13,12 +13,12 @@ from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
 from sonorisk.fusion.score_table import KEY
+from sonorisk.fusion.survival import SurvivalParams
 from sonorisk.fusion.survival_job import (
     NO_FOLLOWUP,
     SurvivalInputs,
     load_cutpoints,
     load_models,
-    params_from_section,
     run_survival,
 )
 from sonorisk.gates import run_stage
@@ -26,7 +26,7 @@ from sonorisk.params import stage_params
 
 
 def main() -> None:
-    params = params_from_section(stage_params("survival"))
+    params = stage_params("survival", SurvivalParams)
     inputs = SurvivalInputs(paths.FUSION_SCORES, paths.validated_cohorts())
     summary = run_survival(inputs, params, paths.SURVIVAL_MODELS, paths.SURVIVAL_SCORES)
     if summary is None:
@@ -40,7 +40,7 @@ def main() -> None:
         scored,
         load_models(paths.SURVIVAL_MODELS),
         load_cutpoints(paths.SURVIVAL_MODELS),
-        params.horizons,
+        params.horizons_months,
         params.uno_tau_months,
         params.seed,
         params.bootstrap_reps,

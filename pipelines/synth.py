@@ -10,21 +10,21 @@ from sonorisk.atomic_file import write_json
 from sonorisk.cohort.preview import write_previews
 from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
-from sonorisk.synthetic.centres import parse_centres
+from sonorisk.synthetic.centres import SynthParams, parse_centres
 from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 
 def main(name: str) -> None:
-    cohorts = stage_params("synth")["cohorts"] or {}
+    cohorts = stage_params("synth", SynthParams).cohorts
     if name not in cohorts:
         raise StudyError(f"synth.cohorts has no entry '{name}' (entries: {', '.join(cohorts) or 'none'})")
     spec = cohorts[name]
     config = SynthConfig(
-        centres=parse_centres(str(spec["centres"])),
-        seed=int(spec["seed"]),
+        centres=parse_centres(spec.centres),
+        seed=spec.seed,
         cohort_id=name,
-        labels=bool(spec["labels"]),
-        second_reader=bool(spec["second_reader"]),
+        labels=spec.labels,
+        second_reader=spec.second_reader,
     )
     cohort, truth = paths.cohort_file(name), paths.truth_file(name)
     summary = write_synthetic_cohort(config, cohort, truth, workers=os.cpu_count() or 1, progress=False)

@@ -7,13 +7,13 @@ import sys
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
-from sonorisk.contracts.validate import validate_cohort, write_summary
+from sonorisk.contracts.validate import ValidateParams, validate_cohort, write_summary
 from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
 
 
 def main(name: str) -> None:
-    run_date = stage_params("validate")["run_date"]
+    run_date = stage_params("validate", ValidateParams).run_date
     if not run_date:
         # The wall clock would make the outputs (and which rows count as "in the future") depend on
         # the day `dvc repro` runs; the study records the date instead.

@@ -113,10 +113,10 @@ class ParamsUse:
 
 
 def params_read(stage_module: Path) -> ParamsUse:
-    """Sections and keys a stage reads through ``stage_params("section")``.
+    """Sections and keys a stage reads through ``stage_params("section", Schema)``.
 
-    ``x = stage_params("s")`` followed only by ``x["k"]`` / ``x.get("k")`` reads the keys ``s.k``;
-    ``stage_params("s")["k"]`` reads ``s.k``; any other use reads the whole section.
+    ``x = stage_params("s", S)`` followed only by ``x.k`` reads the keys ``s.k``;
+    ``stage_params("s", S).k`` reads ``s.k``; any other use reads the whole section.
     """
     tree = ast.parse(stage_module.read_text())
     parents: dict[ast.AST, ast.AST] = {}
@@ -127,9 +127,9 @@ def params_read(stage_module: Path) -> ParamsUse:
     keys: set[str] = set()
 
     def literal_key(node: Any) -> str | None:
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            return str(node.slice.value)
-        return None
+        """The setting an attribute reads; a method call (``.model_params()``) reads them all."""
+        called = isinstance(parents.get(node), ast.Call) and parents[node].func is node  # type: ignore[attr-defined]
+        return node.attr if isinstance(node, ast.Attribute) and not called else None
 
     for call in ast.walk(tree):
         if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "stage_params"):
@@ -138,7 +138,7 @@ def params_read(stage_module: Path) -> ParamsUse:
         if not isinstance(section, str):
             raise ValueError(f"{stage_module}: stage_params without a literal section")
         parent = parents.get(call)
-        if isinstance(parent, ast.Subscript) and literal_key(parent):
+        if literal_key(parent):
             keys.add(f"{section}.{literal_key(parent)}")
         elif isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
             name = parent.targets[0].id
@@ -148,15 +148,8 @@ def params_read(stage_module: Path) -> ParamsUse:
             used_keys = []
             for use in uses:
                 holder = parents.get(use)
-                if isinstance(holder, ast.Subscript) and literal_key(holder):
+                if literal_key(holder):
                     used_keys.append(literal_key(holder))
-                elif (
-                    isinstance(holder, ast.Attribute)
-                    and holder.attr == "get"
-                    and isinstance(parents.get(holder), ast.Call)
-                    and isinstance(parents[holder].args[0], ast.Constant)  # type: ignore[attr-defined]
-                ):
-                    used_keys.append(str(parents[holder].args[0].value))  # type: ignore[attr-defined]
                 else:
                     used_keys = []
                     sections.add(section)

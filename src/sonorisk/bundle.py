@@ -167,7 +167,9 @@ def read_features(bundle: Bundle) -> list[str]:
     return inputs_read(inputs, "radiomics")
 
 
-def pipeline_provenance(inputs: Mapping[str, Mapping[str, list[str]]], outcome: str) -> dict[str, Any]:
+def pipeline_provenance(
+    inputs: Mapping[str, Mapping[str, list[str]]], outcome: str, followup_column: str
+) -> dict[str, Any]:
     """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the study's
     label columns (``outcome``, follow-up), the training data's hashes and the headline metrics of the evaluate
     stage."""
@@ -176,7 +178,7 @@ def pipeline_provenance(inputs: Mapping[str, Mapping[str, list[str]]], outcome: 
     return {
         "code_sha256": code_sha256(),
         "model_inputs": inputs,
-        "study": {"outcome": outcome, "followup_column": "followup_months"},
+        "study": {"outcome": outcome, "followup_column": followup_column},
         "reproducibility": current_profile(),
         "versions": package_versions(PIPELINE_PACKAGES),
         "training_data": {

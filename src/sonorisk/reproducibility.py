@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ PROFILES = {
     "fast": "each library uses the host's best instruction set: results may differ in the last bits between hosts",
 }
 FLOOR = "x86-64-v3"
+
+
+@dataclass(frozen=True)
+class ReproducibilityParams:
+    """The ``reproducibility:`` section of params.yaml."""
+
+    profile: str = "audit"  # a key of PROFILES
+
+
 PROFILE_VARIABLE = "SONORISK_PROFILE"
 
 # numpy's dispatch groups above x86-64-v3 (numpy 2.4 names); naming an absent one is harmless.

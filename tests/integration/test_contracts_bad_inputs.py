@@ -138,7 +138,7 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
     ("null_spacing", lambda r: r | {"pixel_spacing_mm": None}, "pixel_spacing_mm", "required"),
     ("patient_id_with_slash", lambda r: r | {"patient_id": "../etc/passwd"}, "patient_id", "patient_id_format"),
     ("null_centre", lambda r: r | {"center": None}, "center", "required"),
-    ("negative_followup", lambda r: r | {"followup_months": -3.0}, "followup_months", "followup_non_negative"),
+    ("negative_followup", lambda r: r | {"followup_months": -3.0}, "followup_months", "followup_range"),
 ]
 
 

@@ -174,6 +174,7 @@ def survival_report(report: Path) -> Path:
     from sonorisk.evaluation.survival_job import evaluate_survival
     from sonorisk.fusion.survival import SurvivalParams
     from sonorisk.fusion.survival_job import SurvivalInputs, load_cutpoints, load_models, run_survival
+    from sonorisk.modelling.cox import CoxBoostSetting
 
     root = report.parent
     table = pl.read_parquet(root / "scores.parquet")
@@ -182,14 +183,14 @@ def survival_report(report: Path) -> Path:
     followup = np.where(event, np.minimum(rng.gamma(2.0, 12.0, table.height), 40.0), rng.uniform(40, 100, table.height))
     validated = pl.read_parquet(root / "validated.parquet").with_columns(pl.Series("followup_months", followup))
     validated.write_parquet(root / "validated_followup.parquet")
-    params = SurvivalParams(alphas=(1.0, 10.0), xgb_grid=({"max_depth": 1, "rounds": 30},), seed=3)
+    params = SurvivalParams(alphas=(1.0, 10.0), xgb_grid=(CoxBoostSetting(max_depth=1, rounds=30),), seed=3)
     inputs = SurvivalInputs(root / "scores.parquet", [root / "validated_followup.parquet"])
     assert run_survival(inputs, params, root / "survival", root / "survival.parquet") is not None
     doc = evaluate_survival(
         pl.read_parquet(root / "survival.parquet"),
         load_models(root / "survival"),
         load_cutpoints(root / "survival"),
-        params.horizons,
+        params.horizons_months,
         60.0,
         params.seed,
         50,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,14 @@ import torch
 
 from sonorisk.deep.factory import create_model
 from sonorisk.deep.pretrain import PretrainConfig, nt_xent, pretrain_encoder, view
-from sonorisk.deep.pretrain_job import PretrainOutputs, pretrain_job, training_rows_only
+from sonorisk.deep.pretrain_job import DlPretrainParams, PretrainOutputs, pretrain_job, training_rows_only
 from sonorisk.deep.pretrained import load_pretrained
 from sonorisk.deep.train import load_matching
 from sonorisk.imaging.codec import encode_png
 
 ZOO = {"resnet34_vit": {"input_size": 16, "stride": 16, "embed_dim": 16, "depth": 1, "num_heads": 2}}
-PARAMS = {"architectures": ["resnet34_vit"], "epochs": 1, "batch_size": 8, "seed": 3, "threads": 1}
-STUDY = {"external_centres": ["B"]}
+PARAMS = DlPretrainParams(architectures=("resnet34_vit",), epochs=1, batch_size=8, seed=3, threads=1)
+EXTERNAL = ("B",)
 
 
 def _nt_xent_by_hand(z1: np.ndarray, z2: np.ndarray, tau: float) -> float:
@@ -88,7 +89,9 @@ def _study(tmp_path: Path, seed: int) -> tuple[list[dict[str, Any]], np.ndarray,
 
 def _pretrain(tmp_path: Path, rows: list[dict[str, Any]], split: np.ndarray, archive: Path, **extra: Any) -> str:
     out = PretrainOutputs(tmp_path / "enc", tmp_path / "q.parquet", tmp_path / "m.json", tmp_path / "t.json")
-    pretrain_job(training_rows_only(rows, split), [archive], STUDY, PARAMS | extra, ZOO, out, log=lambda _: None)
+    pretrain_job(
+        training_rows_only(rows, split), [archive], EXTERNAL, replace(PARAMS, **extra), ZOO, out, log=lambda _: None
+    )
     return hashlib.sha256((tmp_path / "enc" / "resnet34_vit.safetensors").read_bytes()).hexdigest()
 
 

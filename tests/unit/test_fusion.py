@@ -11,7 +11,7 @@ import pytest
 from sonorisk.fusion.calibration import IsotonicCalibrator, PlattCalibrator, choose_calibrator
 from sonorisk.fusion.fit import FusionParams, fit_fusion
 from sonorisk.fusion.model import FusionModel
-from sonorisk.modelling.xgb import XgbSearch
+from sonorisk.modelling.xgb import XgbGrid
 from sonorisk.stats.auc import auc
 
 
@@ -91,7 +91,7 @@ def test_model_files_round_trip_and_contributions_add_up_to_the_raw_score(kind: 
     params = FusionParams(
         seed=1,
         logistic_cs=() if kind == "xgboost" else (1.0,),
-        xgb=XgbSearch(max_depth=(2,), min_child_weight=(1.0, 5.0), n_estimators=(50,) if kind == "xgboost" else ()),
+        xgb_grid=XgbGrid(max_depth=(2,), min_child_weight=(1.0, 5.0), n_estimators=(50,) if kind == "xgboost" else ()),
     )
     scores = {"rad_score": rad, "dl_score": dl}
     model = fit_fusion(rows, scores, y, params).model
@@ -124,7 +124,7 @@ def test_a_larger_score_scale_weakens_the_penalty_on_the_scores(fitted) -> None:
     scores = {"rad_score": rad, "dl_score": dl}
     weights = {}
     for scale in (1.0, 3.0):
-        params = FusionParams(seed=3, logistic_cs=(0.01,), score_scales=(scale,), xgb=XgbSearch(n_estimators=()))
+        params = FusionParams(seed=3, logistic_cs=(0.01,), score_scales=(scale,), xgb_grid=XgbGrid(n_estimators=()))
         m = fit_fusion(rows, scores, y, params).model
         assert m.selection["best"]["score_scale"] == scale
         per_sd = np.asarray(m.coefficients) / np.asarray(m.stds)  # effect per unit of the raw column

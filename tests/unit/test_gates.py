@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from sonorisk.cohort.split import assign_splits
+from sonorisk.fusion.fit import FusionParams
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 
@@ -70,7 +71,7 @@ def test_split_gates_stop_with_one_line(
 def test_a_missing_params_section_stops_with_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("study:\n  outcome: malignant\n")
-    line = _one_line(capsys, "fusion", lambda: stage_params("fusion", params))
+    line = _one_line(capsys, "fusion", lambda: stage_params("fusion", FusionParams, params))
     assert line == f"stage fusion: error: {params} has no `fusion:` section"
 
 

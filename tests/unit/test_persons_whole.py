@@ -107,7 +107,7 @@ def test_fusion_folds_keep_persons_whole(recorded: list[dict[str, Any]]) -> None
     persons, y = _persons(60, seed=3)
     rng = np.random.default_rng(4)
     scores = {"rad_score": y + rng.normal(size=y.size), "dl_score": rng.random(y.size)}
-    params = FusionParams(logistic_cs=(1.0,), score_scales=(1.0,), xgb=XgbSearch(n_estimators=()))
+    params = FusionParams(logistic_cs=(1.0,), score_scales=(1.0,), xgb_grid=XgbSearch(n_estimators=()))
     fit_fusion([{"age": 50} for _ in persons], scores, y, params, persons)
     _assert_whole(recorded, set(persons))
     assert len(recorded) == 2  # model selection CV and calibration CV

@@ -11,6 +11,7 @@ import pytest
 
 from sonorisk.fusion.survival import SurvivalModel, SurvivalParams, fit_survival
 from sonorisk.fusion.survival_job import SurvivalInputs, read_followup, run_survival
+from sonorisk.modelling.cox import CoxBoostSetting
 
 SUBTYPES = ("luminal_a", "luminal_b", "her2_enriched", "triple_negative")
 
@@ -62,7 +63,7 @@ def test_cox_rad_score_recovers_the_true_absolute_risk_and_round_trips(tmp_path:
 
 def test_boosted_cox_is_saved_as_ubj_and_predicts_the_same_after_loading(tmp_path: Path) -> None:
     rows, scores, event, time, _ = _cohort(600, 2)
-    params = SurvivalParams(alphas=(), xgb_grid=({"max_depth": 2, "rounds": 30},))
+    params = SurvivalParams(alphas=(), xgb_grid=(CoxBoostSetting(max_depth=2, rounds=30),))
     model = fit_survival("survival_clinical", rows, scores, event, time, params).model
     assert model.kind == "xgb_cox"
     assert sorted(f.name for f in model.save(tmp_path)) == ["survival_clinical.json", "survival_clinical.ubj"]

@@ -105,26 +105,29 @@ def _add_dl_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_dl_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from sonorisk.deep.study_rows import DlTrainParams
     from sonorisk.deep.train_job import TrainOutputs, train_job
     from sonorisk.params import stage_params
 
-    params = dict(stage_params("dl_train", args.params))
+    params = stage_params("dl_train", DlTrainParams, args.params)
     if args.profile:
-        if args.profile not in params["profiles"]:
-            raise ValueError(f"--profile {args.profile}: known profiles are {', '.join(params['profiles'])}")
-        params["profile"] = args.profile
+        if args.profile not in params.profiles:
+            raise ValueError(f"--profile {args.profile}: known profiles are {', '.join(params.profiles)}")
+        params = replace(params, profile=args.profile)
     if args.models:
         wanted = [m.strip() for m in args.models.split(",") if m.strip()]
-        unknown = [m for m in wanted if m not in params["models"]]
+        unknown = [m for m in wanted if m not in params.models]
         if unknown:
-            raise ValueError(f"--models: {', '.join(unknown)} not in the zoo ({', '.join(params['models'])})")
-        params["models"] = {m: params["models"][m] for m in wanted}
+            raise ValueError(f"--models: {', '.join(unknown)} not in the zoo ({', '.join(params.models)})")
+        params = replace(params, models={m: params.models[m] for m in wanted})
     if args.seed is not None:
-        params["seed"] = args.seed
+        params = replace(params, seed=args.seed)
     if args.init_weights:
-        params["init_weights"] = str(args.init_weights)
+        params = replace(params, init_weights=str(args.init_weights))
     if args.pretrained:
-        params["pretrained"] = None if args.pretrained.lower() == "none" else args.pretrained
+        params = replace(params, pretrained=None if args.pretrained.lower() == "none" else args.pretrained)
     outputs = TrainOutputs(
         args.out,
         args.oof,

@@ -55,13 +55,14 @@ def _add_fusion(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fusion(args: argparse.Namespace) -> int:
-    from sonorisk.fusion.job import FusionInputs, params_from_section, run_fusion
+    from sonorisk.fusion.fit import FusionParams
+    from sonorisk.fusion.job import FusionInputs, run_fusion
     from sonorisk.params import stage_params
 
-    section = stage_params("fusion", args.params)
+    params = stage_params("fusion", FusionParams, args.params)
     validated = args.validated or paths.validated_cohorts()
     inputs = FusionInputs(args.radiomics_scores, args.dl_scores, args.dl_oof, validated)
-    summary = run_fusion(inputs, params_from_section(section), args.model_out, args.out)
+    summary = run_fusion(inputs, params, args.model_out, args.out)
     print(
         f"fusion: {summary['kind']}, CV AUC {summary['selection']['best_cv_auc']:.3f}, calibration "
         f"{summary['calibration']}; {summary['patients']} patients scored ({summary['imputed_scores']} with an "
@@ -184,10 +185,10 @@ def _run_survival_evaluate(args: argparse.Namespace) -> int:
 
     from sonorisk.atomic_file import write_json
     from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
+    from sonorisk.fusion.survival import SurvivalParams
     from sonorisk.fusion.survival_job import (
         load_cutpoints,
         load_models,
-        params_from_section,
         read_followup,
         score_survival,
         with_inputs,
@@ -203,13 +204,13 @@ def _run_survival_evaluate(args: argparse.Namespace) -> int:
     followup = read_followup(args.validated)
     if followup is None:
         raise ValueError("the validated cohort has no follow-up (followup_months): nothing to evaluate over time")
-    params = params_from_section(stage_params("survival", args.params))
+    params = stage_params("survival", SurvivalParams, args.params)
     table = with_inputs(pl.read_parquet(args.scores), args.validated, followup)
     doc = evaluate_survival(
         score_survival(models, table),
         models,
         load_cutpoints(args.survival_models),
-        params.horizons,
+        params.horizons_months,
         params.uno_tau_months,
         params.seed,
         params.bootstrap_reps,

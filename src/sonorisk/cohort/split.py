@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,14 @@ INTERNAL = "internal_validation"
 EXTERNAL = "external"
 UNLABELLED = "unlabelled"
 NOT_IN_STUDY = "not_in_study"
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """The ``split:`` section of params.yaml."""
+
+    internal_validation_fraction: float = 0.3
+    seed: int = 0
 
 
 def stratified_group_holdout(

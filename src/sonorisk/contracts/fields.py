@@ -11,16 +11,20 @@ Example:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import yaml
 
-from sonorisk.contracts.reasons import CohortError
+from sonorisk.contracts.reasons import CohortError, Reason, shown_value
 from sonorisk.contracts.schema import COHORT_SCHEMA
 from sonorisk.paths import COHORT_CONTRACT_DIR
 
+CONTRACT = "fields"
 # Logical type -> predicate on the Arrow type found in a file.
 _COMPATIBLE = {
     "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
@@ -63,6 +67,20 @@ def load_field_contract(path: Path = COHORT_CONTRACT_DIR / "fields.yaml") -> Fie
     raw = yaml.safe_load(path.read_text())
     columns = {name: FieldRule(name=name, **spec) for name, spec in raw["columns"].items()}
     return FieldContract(version=int(raw["version"]), columns=columns)
+
+
+def value_reasons(row: Mapping[str, Any], contract: FieldContract) -> list[Reason]:
+    """The row-level rules fields.yaml implies, which the suites cannot see (pandas turns NaN into a
+    null): a float must be finite (``finite``); a required text field must not be empty or blank
+    (``not_blank``). A null is not checked here: ``required`` in the suites handles it."""
+    reasons = []
+    for name, rule in contract.columns.items():
+        value = row.get(name)
+        if rule.type == "float" and isinstance(value, float) and not math.isfinite(value):
+            reasons.append(Reason(name, "finite", shown_value(value), CONTRACT))
+        elif rule.type == "string" and rule.required and isinstance(value, str) and not value.strip():
+            reasons.append(Reason(name, "not_blank", repr(value), CONTRACT))
+    return reasons
 
 
 def check_columns(schema: pa.Schema, contract: FieldContract, source: str) -> ColumnCheck:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sonorisk.atomic_file import atomic_path, write_json
-from sonorisk.contracts.fields import check_columns, conform, load_field_contract
+from sonorisk.contracts.fields import check_columns, conform, load_field_contract, value_reasons
 from sonorisk.contracts.image_checks import check_row_images, load_image_limits
 from sonorisk.contracts.reasons import REASON_TYPE, CohortError, Reason
 from sonorisk.contracts.schema import COHORT_SCHEMA
@@ -38,6 +38,14 @@ VALID_SCHEMA = COHORT_SCHEMA.append(pa.field("input_row", pa.int64())).append(
     pa.field("validation_notes", pa.list_(pa.string()))
 )
 QUARANTINE_SCHEMA = VALID_SCHEMA.append(pa.field("quarantine_reasons", pa.list_(REASON_TYPE)))
+
+
+@dataclass(frozen=True)
+class ValidateParams:
+    """The ``validate:`` section of params.yaml: the day the cohorts were delivered (ISO date), which
+    "not in the future" is judged against; never the wall clock."""
+
+    run_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,7 @@ def validate_cohort(
                 index = n_in
                 n_in += 1
                 verdict = check_row_images(row["image_png"], row["mask_png"], row["mask_reader2_png"], limits)
-                reasons: list[Reason] = outcome.reasons.get(index, []) + verdict.reasons
+                reasons: list[Reason] = outcome.reasons.get(index, []) + value_reasons(row, contract) + verdict.reasons
                 notes = verdict.notes + _optional_null_notes(row, optional)
                 if verdict.drop_reader2:
                     row["mask_reader2_png"] = None

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from sonorisk.cohort.split import TRAINING
 from sonorisk.contracts.reasons import CohortError
 from sonorisk.deep.crops import crop_cases
 from sonorisk.deep.preprocess import split_overrides
+from sonorisk.deep.pretrain import PretrainConfig
 from sonorisk.deep.pretrained import CARD
 from sonorisk.provenance import file_sha256
 
@@ -70,28 +71,35 @@ def archive_rows(path: Path, external_centres: list[str], include_external: bool
     return kept, len(rows) - len(kept)
 
 
-def pretrain_config(params: dict[str, Any]) -> Any:
-    from sonorisk.deep.pretrain import PretrainConfig
+@dataclass(frozen=True)
+class DlPretrainParams(PretrainConfig):
+    """The ``dl_pretrain:`` section of params.yaml: which architectures, which rows, and the training
+    settings of ``PretrainConfig``."""
 
-    keys = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "projection_dim", "seed", "threads")
-    return PretrainConfig(**{k: params[k] for k in keys if k in params})
+    architectures: tuple[str, ...] = ()  # () trains every architecture from scratch
+    include_external_centres: bool = False  # rows of study.external_centres in a pretraining cohort
+
+
+def pretrain_config(params: DlPretrainParams) -> PretrainConfig:
+    """The training settings alone (what the card records)."""
+    return PretrainConfig(**{f.name: getattr(params, f.name) for f in fields(PretrainConfig)})
 
 
 def pretrain_job(
     training_rows: list[dict[str, Any]],
     archives: list[Path],
-    study: dict[str, Any],
-    params: dict[str, Any],
+    external_centres: Sequence[str],
+    params: DlPretrainParams,
     zoo: dict[str, dict[str, Any]],
     outputs: PretrainOutputs = PretrainOutputs(),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Pretrain every architecture of ``params['architectures']`` on the training rows and archives.
+    """Pretrain every architecture of ``params.architectures`` on the training rows and archives.
 
     Args:
         training_rows: the training split's cases (``image_png``, ``mask_png``, ids).
         archives: unlabelled cohort files (``study.pretraining_cohorts``).
-        study: the ``study`` section (its external centres).
+        external_centres: the study's external centres (their rows stay out unless included).
         params: the ``dl_pretrain`` section.
         zoo: architecture -> overrides (preprocessing and options), as ``dl_train`` builds them.
 
@@ -103,7 +111,7 @@ def pretrain_job(
     from sonorisk.deep.pretrain import pretrain_encoder
 
     start = time.perf_counter()
-    architectures = list(params.get("architectures") or [])
+    architectures = list(params.architectures)
     unknown = [a for a in architectures if a not in zoo]
     if unknown:
         raise CohortError(
@@ -111,8 +119,8 @@ def pretrain_job(
         )
     if not architectures:  # the stage still writes its outputs, so dl_train's dependencies stay fixed
         archives = []
-    external = [str(c) for c in study.get("external_centres") or []]
-    include_external = bool(params.get("include_external_centres", False))
+    external = [str(c) for c in external_centres]
+    include_external = params.include_external_centres
     rows = list(training_rows) if architectures else []
     counts: dict[str, dict[str, int]] = {"training split": {"rows": len(rows), "used": 0, "quarantined": 0}}
     quarantined: list[dict[str, Any]] = []

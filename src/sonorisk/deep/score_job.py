@@ -4,8 +4,16 @@ every row of some cohorts scored with a model folder on Ray Data."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class DlScoreParams:
+    """The ``dl_score:`` section of params.yaml."""
+
+    batch_size: int = 64  # crops per forward pass
 
 
 def score_job(

@@ -5,6 +5,7 @@ pretraining and training stages share this without sharing each other's code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from sonorisk.contracts.reasons import CohortError
+from sonorisk.params import ParamsError
 
 SPLIT_COLUMNS = ("cohort_id", "patient_id", "split", "outcome")
 CASE_COLUMNS = ["cohort_id", "patient_id", "image_png", "mask_png"]
@@ -54,9 +56,46 @@ def load_training_rows(
     return rows, split, outcome, persons
 
 
-def zoo_from_params(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class DlProfile:
+    """One entry of ``dl_train.profiles``: crop size and the training budget."""
+
+    input_size: int
+    epochs: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class DlTrainParams:
+    """The ``dl_train:`` section of params.yaml (``dl_pretrain`` reads its zoo recipe too)."""
+
+    models: dict[str, dict[str, Any] | None]  # architecture -> its options (the zoo)
+    profiles: dict[str, DlProfile]
+    profile: str = "cpu"
+    crop_margin: float = 0.5
+    normalise: str | None = None  # None: the architecture's default
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    patience: int = 4
+    min_epochs: int = 3
+    oof_folds: int = 3
+    prefer: tuple[str, ...] = ()
+    seed: int = 0
+    threads: int = 2
+    init_weights: str | None = None
+    pretrained: str | None = None
+
+    @property
+    def chosen_profile(self) -> DlProfile:
+        if self.profile not in self.profiles:
+            raise ParamsError(
+                f"dl_train.profile {self.profile!r} is not one of dl_train.profiles ({', '.join(self.profiles)})"
+            )
+        return self.profiles[self.profile]
+
+
+def zoo_from_params(params: DlTrainParams) -> dict[str, dict[str, Any]]:
     """Model name -> overrides: the profile's input size and the crop margin, then each model's own."""
-    profile = params["profiles"][params["profile"]]
-    shared = {"input_size": profile["input_size"], "crop_margin": params["crop_margin"]}
-    shared |= {"normalise": params["normalise"]} if "normalise" in params else {}
-    return {name: shared | (options or {}) for name, options in params["models"].items()}
+    shared: dict[str, Any] = {"input_size": params.chosen_profile.input_size, "crop_margin": params.crop_margin}
+    shared |= {"normalise": params.normalise} if params.normalise is not None else {}
+    return {name: shared | (options or {}) for name, options in params.models.items()}

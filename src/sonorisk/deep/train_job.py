@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
-from sonorisk.deep.study_rows import load_training_rows, zoo_from_params
+from sonorisk.deep.study_rows import DlTrainParams, load_training_rows, zoo_from_params
 from sonorisk.deep.train import TrainConfig
 
 
@@ -34,24 +34,24 @@ class TrainOutputs:
     timings: Path = paths.TIMINGS_DIR / "dl_train.json"
 
 
-def train_config(params: dict[str, Any]) -> TrainConfig:
-    profile = params["profiles"][params["profile"]]
+def train_config(params: DlTrainParams) -> TrainConfig:
+    profile = params.chosen_profile
     return TrainConfig(
-        epochs=profile["epochs"],
-        batch_size=profile["batch_size"],
-        lr=params["lr"],
-        weight_decay=params["weight_decay"],
-        patience=params["patience"],
-        min_epochs=params.get("min_epochs", TrainConfig.min_epochs),
-        seed=params["seed"],
-        threads=params["threads"],
+        epochs=profile.epochs,
+        batch_size=profile.batch_size,
+        lr=params.lr,
+        weight_decay=params.weight_decay,
+        patience=params.patience,
+        min_epochs=params.min_epochs,
+        seed=params.seed,
+        threads=params.threads,
     )
 
 
 def train_job(
     cohorts: list[Path],
     split_path: Path,
-    params: dict[str, Any],
+    params: DlTrainParams,
     outputs: TrainOutputs = TrainOutputs(),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -65,17 +65,17 @@ def train_job(
     start = time.perf_counter()
     rows, split, outcome, persons = load_training_rows(cohorts, split_path)
     config = train_config(params)
-    init_path = params.get("init_weights")
+    init_path = params.init_weights
     if init_path and not Path(init_path).exists():
         raise FileNotFoundError(f"--init-weights {init_path} does not exist")
     init = load_file(str(init_path)) if init_path else None
-    pretrained_dir = params.get("pretrained")
+    pretrained_dir = params.pretrained
     if pretrained_dir and not (Path(pretrained_dir) / CARD).exists():
         raise FileNotFoundError(f"dl_train.pretrained {pretrained_dir} holds no {CARD}: run dl_pretrain first")
     pretrained = load_pretrained(Path(pretrained_dir) if pretrained_dir else None)
     log(
         f"dl_train: {int((split == 'training').sum())} training, {int((split == 'internal_validation').sum())} "
-        f"internal-validation rows; zoo {', '.join(params['models'])}; profile {params['profile']}"
+        f"internal-validation rows; zoo {', '.join(params.models)}; profile {params.profile}"
         + (f"; self-supervised encoders for {', '.join(pretrained)}" if pretrained else "")
     )
     result = train_zoo(
@@ -84,11 +84,11 @@ def train_job(
         split,
         outcome,
         config,
-        params["oof_folds"],
+        params.oof_folds,
         log,
         init,
         persons,
-        params.get("prefer", ()),
+        params.prefer,
         pretrained,
     )
     card = save_model(
@@ -106,7 +106,7 @@ def train_job(
             "oof_training_auc": result.oof_metrics,
             "training_data_sha256": result.training_data_sha256,
             "train_config": config.__dict__,
-            "profile": params["profile"],
+            "profile": params.profile,
             "init_weights": str(init_path) if init_path else None,
             "pretrained": {name: pretrained_sha256(Path(str(pretrained_dir)), name) for name in pretrained},
         },

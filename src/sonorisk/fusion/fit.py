@@ -34,10 +34,12 @@ from sonorisk.stats.delong import delong_difference
 
 @dataclass(frozen=True)
 class FusionParams:
+    """The ``fusion:`` section of params.yaml."""
+
     cv_folds: int = 5
     logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     score_scales: tuple[float, ...] = (1.0, 2.0, 3.0)
-    xgb: xgb.XgbSearch = field(default_factory=lambda: xgb.XgbSearch(max_depth=(2,), min_child_weight=(1.0, 5.0)))
+    xgb_grid: xgb.XgbGrid = field(default_factory=lambda: xgb.XgbGrid(max_depth=(2,), min_child_weight=(1.0, 5.0)))
     calibration_folds: int = 5
     score_inputs: tuple[str, ...] = ("rad_score", "radiomics_clinical_xgb", "dl_score")
     min_sensitivity: float = 0.9
@@ -139,7 +141,7 @@ def fit_fusion(
             raw = _oof_decision(c, z_scaled, y, folds)
             trials.append({"kind": "logistic", "C": c, "score_scale": scale, "cv_auc": auc(y, raw)})
             candidates.append((trials[-1]["cv_auc"], 1, trials[-1], lambda c=c: _logistic(c), raw))
-    grid = xgb.parameter_grid(params.xgb)
+    grid = xgb.parameter_grid(params.xgb_grid)
     for trial in xgb.grid_search(z, y, grid, folds, params.seed, "margin"):
         trials.append({"kind": "xgboost", **trial.params, "score_scale": first_scale, "cv_auc": trial.cv_auc})
         make = lambda grid=trial.params: xgb.classifier(grid, params.seed)  # noqa: E731

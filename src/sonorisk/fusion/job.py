@@ -24,7 +24,6 @@ from sonorisk.fusion.score_table import (
     score_columns,
     training_thresholds,
 )
-from sonorisk.modelling.xgb import XgbSearch
 
 
 @dataclass(frozen=True)
@@ -86,25 +85,6 @@ def _save_single_source_thresholds(train: pl.DataFrame, model: FusionModel, mode
     y = train["outcome"].to_numpy().astype(bool)
     thresholds = training_thresholds(y, probs, np.ones(y.size, bool), model.thresholds["youden"])
     return write_json(model_dir / THRESHOLDS_FILE, thresholds)
-
-
-def params_from_section(section: dict[str, Any]) -> FusionParams:
-    grid = section.get("xgb_grid", {})
-    return FusionParams(
-        cv_folds=int(section["cv_folds"]),
-        logistic_cs=tuple(float(c) for c in section["logistic_cs"]),
-        score_scales=tuple(float(s) for s in section.get("score_scales", (1.0,))),
-        score_inputs=tuple(section.get("score_inputs", ("rad_score", "radiomics_clinical_xgb", "dl_score"))),
-        xgb=XgbSearch(
-            max_depth=tuple(int(v) for v in grid.get("max_depth", (2,))),
-            n_estimators=tuple(int(v) for v in grid.get("n_estimators", (100, 300))),
-            learning_rate=tuple(float(v) for v in grid.get("learning_rate", (0.03, 0.1))),
-            min_child_weight=tuple(float(v) for v in grid.get("min_child_weight", (1.0, 5.0))),
-        ),
-        calibration_folds=int(section["calibration_folds"]),
-        min_sensitivity=float(section["min_sensitivity"]),
-        seed=int(section["seed"]),
-    )
 
 
 def write_summary(summary: dict[str, Any], path: Path) -> Path:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sonorisk.atomic_file import write_json
 from sonorisk.fusion.model import SCORE_INPUTS, score_matrix
 from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_encoding import ClinicalEncoder
-from sonorisk.modelling.cox import Baseline, fit_cox, fit_xgb_cox, xgb_log_hazard
+from sonorisk.modelling.cox import Baseline, CoxBoostSetting, fit_cox, fit_xgb_cox, xgb_log_hazard
 from sonorisk.modelling.folds import stratified_folds
 from sonorisk.stats.survival import harrell_c
 
@@ -45,13 +45,12 @@ FAMILIES: dict[str, tuple[bool, tuple[str, ...]]] = {
 
 @dataclass(frozen=True)
 class SurvivalParams:
+    """The ``survival:`` section of params.yaml."""
+
     cv_folds: int = 5
     alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
-    xgb_grid: tuple[dict[str, Any], ...] = (
-        {"max_depth": 1, "rounds": 100, "learning_rate": 0.05, "min_child_weight": 5.0},
-        {"max_depth": 2, "rounds": 100, "learning_rate": 0.05, "min_child_weight": 5.0},
-    )
-    horizons: tuple[float, ...] = (12.0, 24.0, 36.0)
+    xgb_grid: tuple[CoxBoostSetting, ...] = (CoxBoostSetting(max_depth=1), CoxBoostSetting(max_depth=2))
+    horizons_months: tuple[float, ...] = (12.0, 24.0, 36.0)
     uno_tau_months: float = 60.0  # evaluation: Uno's C counts pairs whose earlier time is before tau
     bootstrap_reps: int = 200  # evaluation: bootstrap CIs of the C-indices
     seed: int = 0
@@ -211,7 +210,7 @@ def fit_survival(
         for fit_rows, held in folds:
             booster = fit_xgb_cox(z[fit_rows], e[fit_rows], t[fit_rows], grid, params.seed)
             oof[held] = xgb_log_hazard(booster, z[held])
-        candidates.append((harrell_c(e, t, oof), {"kind": "xgb_cox", **grid}, oof))
+        candidates.append((harrell_c(e, t, oof), {"kind": "xgb_cox", **asdict(grid)}, oof))
     trials = [{**setting, "cv_harrell_c": c} for c, setting, _ in candidates]
     best = max(range(len(candidates)), key=lambda i: (candidates[i][0], -i))
     cv_c, setting, oof = candidates[best]
@@ -238,7 +237,7 @@ def fit_survival(
         model.coefficients = fit_cox(z, e, t, setting["alpha"]).tolist()
         fitted = z @ np.asarray(model.coefficients)
     else:
-        model.booster = fit_xgb_cox(z, e, t, setting, params.seed)
+        model.booster = fit_xgb_cox(z, e, t, CoxBoostSetting(**model.params), params.seed)
         fitted = xgb_log_hazard(model.booster, z)
     model.baseline = Baseline.fit(fitted, e, t)
     return SurvivalFit(model, oof, trials)

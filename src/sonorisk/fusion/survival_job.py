@@ -30,19 +30,6 @@ GROUP_NAMES = ("low", "intermediate", "high")
 NO_FOLLOWUP = "no cohort carries follow-up (followup_months): no time-to-event models"
 
 
-def params_from_section(section: dict[str, Any]) -> SurvivalParams:
-    """The ``survival:`` section of params.yaml (read by the stage and ``sonorisk survival-evaluate``)."""
-    return SurvivalParams(
-        cv_folds=int(section["cv_folds"]),
-        alphas=tuple(float(a) for a in section["alphas"]),
-        xgb_grid=tuple(dict(g) for g in section["xgb_grid"]),
-        horizons=tuple(float(h) for h in section["horizons_months"]),
-        uno_tau_months=float(section["uno_tau_months"]),
-        bootstrap_reps=int(section["bootstrap_reps"]),
-        seed=int(section["seed"]),
-    )
-
-
 def risk_column(family: str, horizon: int) -> str:
     return f"{family}_risk_{horizon}m"
 

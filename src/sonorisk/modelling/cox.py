@@ -71,7 +71,17 @@ def fit_cox(z: np.ndarray, event: np.ndarray, time: np.ndarray, alpha: float) ->
     return np.asarray(model.fit(z, _outcome(event, time)).coef_, dtype=np.float64)
 
 
-def xgb_cox_params(params: dict[str, Any], seed: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CoxBoostSetting:
+    """One point of the Cox-boosting grid (an entry of ``survival.xgb_grid`` in params.yaml)."""
+
+    max_depth: int = 2
+    rounds: int = 100
+    learning_rate: float = 0.05
+    min_child_weight: int | float = 5.0
+
+
+def xgb_cox_params(setting: CoxBoostSetting, seed: int) -> dict[str, Any]:
     """xgboost training parameters for Cox boosting; exact, single-threaded trees, as the classifiers."""
     return {
         "objective": "survival:cox",
@@ -79,20 +89,20 @@ def xgb_cox_params(params: dict[str, Any], seed: int) -> dict[str, Any]:
         "tree_method": "exact",
         "nthread": 1,
         "seed": seed,
-        "learning_rate": params.get("learning_rate", 0.05),
-        "max_depth": params.get("max_depth", 2),
-        "min_child_weight": params.get("min_child_weight", 5.0),
+        "learning_rate": setting.learning_rate,
+        "max_depth": setting.max_depth,
+        "min_child_weight": setting.min_child_weight,
         "subsample": 1.0,
     }
 
 
-def fit_xgb_cox(z: np.ndarray, event: np.ndarray, time: np.ndarray, params: dict[str, Any], seed: int) -> Any:
+def fit_xgb_cox(z: np.ndarray, event: np.ndarray, time: np.ndarray, setting: CoxBoostSetting, seed: int) -> Any:
     """A Cox booster; xgboost reads censoring from the label's sign (negative = censored)."""
     import xgboost
 
     label = np.where(np.asarray(event, bool), np.asarray(time, np.float64), -np.asarray(time, np.float64))
     matrix = xgboost.DMatrix(z, label=label)
-    return xgboost.train(xgb_cox_params(params, seed), matrix, num_boost_round=int(params.get("rounds", 100)))
+    return xgboost.train(xgb_cox_params(setting, seed), matrix, num_boost_round=setting.rounds)
 
 
 def xgb_log_hazard(booster: Any, z: np.ndarray) -> np.ndarray:

@@ -26,11 +26,19 @@ from sonorisk.stats.auc import auc
 
 
 @dataclass(frozen=True)
-class XgbSearch:
+class XgbGrid:
+    """The values each hyper-parameter takes in a search (as params.yaml writes them)."""
+
     max_depth: tuple[int, ...] = (2, 3)
     n_estimators: tuple[int, ...] = (100, 300)
     learning_rate: tuple[float, ...] = (0.03, 0.1)
-    min_child_weight: tuple[float, ...] = (1.0, 3.0)
+    min_child_weight: tuple[int | float, ...] = (1.0, 3.0)
+
+
+@dataclass(frozen=True)
+class XgbSearch(XgbGrid):
+    """A grid searched over ``folds`` cross-validation folds drawn with ``seed``."""
+
     folds: int = 5
     seed: int = 0
 
@@ -42,7 +50,7 @@ class GridTrial:
     oof: np.ndarray  # the grid point's out-of-fold predictions (probabilities or margins)
 
 
-def parameter_grid(search: XgbSearch) -> list[dict[str, Any]]:
+def parameter_grid(search: XgbGrid) -> list[dict[str, Any]]:
     """Every combination of the search's values, in a fixed order."""
     return [
         {"max_depth": depth, "n_estimators": trees, "learning_rate": rate, "min_child_weight": weight}

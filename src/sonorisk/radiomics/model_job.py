@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.cohort.split import TRAINING
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
-from sonorisk.modelling.xgb import XgbSearch
+from sonorisk.modelling.xgb import XgbGrid, XgbSearch
 from sonorisk.radiomics.fanout import META_COLUMNS
 from sonorisk.radiomics.model_fit import FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.models import MODEL_NAMES
@@ -47,15 +47,29 @@ class RadiomicsModelOutputs:
     screening: Path = paths.SCREENING_REPORT
 
 
-def params_from_section(p: dict[str, Any]) -> ModelParams:
-    """The ``radiomics_model`` section of params.yaml as typed parameters."""
-    return ModelParams(
-        icc_threshold=p["icc_threshold"],
-        oof_folds=p["oof_folds"],
-        screening=ScreeningParams(p["mwu_p"], p["spearman_max"], p["lasso_folds"], p["lasso_cs"], p["seed"]),
-        xgb=XgbSearch(**{k: tuple(v) for k, v in p["xgb_grid"].items()}, folds=p["xgb_folds"], seed=p["seed"]),
-        seed=p["seed"],
-    )
+@dataclass(frozen=True)
+class RadiomicsModelSection:
+    """The ``radiomics_model:`` section of params.yaml (flat, as the file writes it); ``model_params``
+    nests it. Defaults are those of the parameter classes."""
+
+    icc_threshold: float = ModelParams.icc_threshold
+    mwu_p: float = ScreeningParams.mwu_p
+    spearman_max: float = ScreeningParams.spearman_max
+    lasso_folds: int = ScreeningParams.lasso_folds
+    lasso_cs: int = ScreeningParams.lasso_cs
+    oof_folds: int = ModelParams.oof_folds
+    xgb_folds: int = XgbSearch.folds
+    xgb_grid: XgbGrid = field(default_factory=XgbGrid)
+    seed: int = ModelParams.seed
+
+    def model_params(self) -> ModelParams:
+        return ModelParams(
+            icc_threshold=self.icc_threshold,
+            oof_folds=self.oof_folds,
+            screening=ScreeningParams(self.mwu_p, self.spearman_max, self.lasso_folds, self.lasso_cs, self.seed),
+            xgb=XgbSearch(**asdict(self.xgb_grid), folds=self.xgb_folds, seed=self.seed),
+            seed=self.seed,
+        )
 
 
 def _key(row: dict[str, Any]) -> Key:

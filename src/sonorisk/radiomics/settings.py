@@ -22,6 +22,15 @@ DEFAULT_SETTINGS = CONTRACTS_DIR / "radiomics" / "ultrasound_2d.yaml"
 
 
 @dataclass(frozen=True)
+class RadiomicsStageParams:
+    """The ``radiomics:`` section of params.yaml (paths relative to the project root)."""
+
+    settings: str = "data_contracts/radiomics/ultrasound_2d.yaml"
+    perturbation: str = "data_contracts/radiomics/perturbation.yaml"  # the robustness screen
+    cases_per_task: int = 4  # cases per Ray task
+
+
+@dataclass(frozen=True)
 class RadiomicsSettings:
     """A pyradiomics parameter set: its parsed content, where it came from and its hash."""
 

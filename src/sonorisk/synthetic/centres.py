@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sonorisk.synthetic.bmode import ScannerSettings
 
@@ -109,6 +109,23 @@ CENTRES: dict[str, CentreProfile] = {
         surgery_to=dt.date(2024, 6, 30),
     ),
 }
+
+
+@dataclass(frozen=True)
+class SynthCohortParams:
+    """One entry of ``synth.cohorts`` in params.yaml: a synthetic cohort of the study."""
+
+    seed: int
+    centres: str  # "A=250,B=111" (parse_centres)
+    labels: bool = True  # false: the outcome column is withheld (an unlabelled archive)
+    second_reader: bool = False  # a second reader's outlines for the ICC screen
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """The ``synth:`` section of params.yaml."""
+
+    cohorts: dict[str, SynthCohortParams] = field(default_factory=dict)
 
 
 def parse_centres(spec: str, n: int | None = None) -> list[tuple[str, int]]:
