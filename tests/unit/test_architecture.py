@@ -179,3 +179,11 @@ def test_stage_params_are_exactly_what_it_reads(stage: str) -> None:
 def test_every_stage_module_is_a_stage() -> None:
     modules = {p.stem for p in (ROOT / "pipelines").glob("*.py")} - {"__init__", "show_outputs"}
     assert modules == set(STAGES)
+
+
+def test_nightly_scoring_imports_no_training_job() -> None:
+    # Scoring reads frozen models through FrozenBundle; a *_job module fits or writes pipeline outputs.
+    start = ROOT / "src" / "sonorisk" / "risk" / "scoring.py"
+    reached = sorted(p.relative_to(ROOT).as_posix() for p in closure(start))
+    assert "src/sonorisk/risk/frozen.py" in reached
+    assert [p for p in reached if p.endswith("_job.py")] == []

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from sonorisk.risk.contract import RISK_CONTRACT_PATH, VERSION_KEY, RiskTableContract, partition_version
+from sonorisk.risk.incremental import migrate_partitions
 from sonorisk.risk.partition import read_partition, write_partition
 from sonorisk.risk.query import run_query
-from sonorisk.risk.scoring import migrate_partitions
 
 V1 = Path(__file__).resolve().parents[1] / "golden" / "risk_table_v1.yaml"
 
@@ -93,10 +93,10 @@ def test_a_newer_partition_or_a_missing_step_is_refused(tmp_path: Path) -> None:
 def test_a_bundle_built_under_v1_still_writes_v1_rows(tmp_path: Path) -> None:
     import polars as pl
 
-    from sonorisk.bundle import Bundle
-    from sonorisk.risk.scoring import _risk_rows, survival_risks
+    from sonorisk.risk.risk_rows import risk_rows
+    from sonorisk.risk.scores import survival_risks
 
-    bundle = Bundle(tmp_path, {"format": 1, "bundle_sha256": "f" * 64, "files": {}})  # no survival/ folder
+    bundle = ("v1-ffffffffffff", "f" * 64)  # a bundle without a survival model
     scores = pl.DataFrame(
         {
             "patient_id": ["p1", "p2"],
@@ -111,14 +111,14 @@ def test_a_bundle_built_under_v1_still_writes_v1_rows(tmp_path: Path) -> None:
             "score_note": [None, "rad_score: training median"],
         }
     )
-    scores = survival_risks(bundle, scores, scores.select("cohort_id", "patient_id"))
+    scores = survival_risks(None, scores, scores.select("cohort_id", "patient_id"))
     assert scores["risk_24m"].null_count() == 2  # no survival model in the bundle
     hashes = {("c", "p1"): "a" * 64, ("c", "p2"): "b" * 64}
     thresholds = {"youden": 0.25, "high_sensitivity": 0.1}
     at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     v1 = RiskTableContract.load(V1)
-    rows = _risk_rows(scores, hashes, bundle, v1, thresholds, "run", at)
+    rows = risk_rows(scores, hashes, bundle, v1, thresholds, "run", at)
     assert rows.column_names == [c["name"] for c in v1.columns] and v1.violations(rows) == []
     v2 = RiskTableContract.load(RISK_CONTRACT_PATH)
-    rows = _risk_rows(scores, hashes, bundle, v2, thresholds, "run", at)
+    rows = risk_rows(scores, hashes, bundle, v2, thresholds, "run", at)
     assert v2.violations(rows) == [] and rows.column("risk_24m").null_count == 2

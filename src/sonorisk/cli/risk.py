@@ -198,8 +198,8 @@ def _run_migrate(args: argparse.Namespace) -> int:
 
     from sonorisk.bundle import load_bundle
     from sonorisk.risk.contract import RiskTableContract
+    from sonorisk.risk.incremental import migrate_partitions
     from sonorisk.risk.partition import PARTITION_FILE
-    from sonorisk.risk.scoring import migrate_partitions
     from sonorisk.risk.writer_lock import writer_lock
 
     if not args.risk.is_dir():

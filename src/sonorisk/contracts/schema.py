@@ -21,6 +21,10 @@ N_STAGES = ("N0", "N1", "N2", "N3")
 T1_MAX_MM = 20.0
 T2_MAX_MM = 50.0
 
+# What names a row everywhere (partitions, score tables, feature tables): a patient id is unique
+# within its cohort, not across cohorts.
+ROW_KEY = ("cohort_id", "patient_id")
+
 COHORT_SCHEMA = pa.schema(
     [
         pa.field("patient_id", pa.string()),

@@ -16,6 +16,7 @@ import pyarrow as pa
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.fusion.model import FusionModel
 from sonorisk.fusion.score_table import KEY, clinical_rows, fused_table, score_columns
+from sonorisk.fusion.survival import SurvivalModel
 from sonorisk.radiomics.models import RadiomicsModels
 
 
@@ -25,10 +26,12 @@ def frozen_scores(
     dl_scores: pl.DataFrame,
     radiomics: RadiomicsModels,
     fusion: FusionModel,
-    outcome_column: str = "brain_metastasis",
+    outcome_column: str | None,
 ) -> pl.DataFrame:
-    """One row per validated row: single-source scores, fusion risk and group, split = 'external'."""
-    base = validated.select([c for c in (*KEY, "center", outcome_column, *CLINICAL_COLUMNS) if c in validated.columns])
+    """One row per validated row: single-source scores, fusion risk and group, split = 'external';
+    ``outcome`` is the study's outcome column where the cohort has it (null otherwise)."""
+    wanted = (*KEY, "center", *([outcome_column] if outcome_column else []), *CLINICAL_COLUMNS)
+    base = validated.select([c for c in wanted if c in validated.columns])
     feature_keys = pl.from_arrow(features.select(KEY))
     assert isinstance(feature_keys, pl.DataFrame)
     ordered = base.join(feature_keys.with_row_index("_feature_row"), on=KEY, how="left")
@@ -58,3 +61,18 @@ def frozen_scores(
         .join(dl_scores.select([*KEY, "dl_score"]), on=KEY, how="left")
     )
     return fused_table(table, fusion, fusion.raw(rows, score_columns(table, fusion.score_inputs)))
+
+
+SURVIVAL_RISKS = {"risk_24m": 24, "risk_36m": 36}  # risk-table column -> horizon in months
+
+
+def survival_risks(model: SurvivalModel | None, scores: pl.DataFrame, validated: pl.DataFrame) -> pl.DataFrame:
+    """``scores`` with the survival fusion's absolute risk by 24 and 36 months (null columns without a
+    survival model: a study without follow-up, or a bundle built before them)."""
+    if model is None:
+        return scores.with_columns(pl.lit(None, pl.Float64).alias(c) for c in SURVIVAL_RISKS)
+    fields = scores.select(KEY).join(validated, on=KEY, how="left", suffix="_validated", maintain_order="left")
+    log_hazard = model.log_hazard(clinical_rows(fields), score_columns(scores, model.score_inputs))
+    return scores.with_columns(
+        pl.Series(column, model.baseline.risk_at(log_hazard, months)) for column, months in SURVIVAL_RISKS.items()
+    )

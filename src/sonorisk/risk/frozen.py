@@ -1,0 +1,117 @@
+"""The frozen bundle as one object: opened once, every hash verified once, every piece loaded once.
+
+``FrozenBundle.open`` verifies the manifest (``bundle.py``), checks that the cohort contracts in
+force are the bundle's, and loads the radiomics-stage models, the fusion model, the survival fusion
+(when the study had follow-up), the radiomics settings, the risk-table contract and the drift
+reference. ``score`` turns a validated table, its radiomics features and DL Scores into every
+model's score, the fused risk and group, and the absolute risks by 24 and 36 months. Nothing here
+imports a training job: nightly scoring reads models, it never fits one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from sonorisk.bundle import Bundle, BundleError, load_bundle, read_features
+from sonorisk.fusion.model import FusionModel
+from sonorisk.fusion.survival import SurvivalModel
+from sonorisk.paths import CONTRACTS_DIR
+from sonorisk.provenance import file_sha256
+from sonorisk.radiomics.models import RadiomicsModels
+from sonorisk.radiomics.plan import plan_settings
+from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_settings
+from sonorisk.risk.contract import RiskTableContract
+from sonorisk.risk.drift import REFERENCE_FILE
+from sonorisk.risk.scores import frozen_scores, survival_risks
+
+EXTRACTION_MODES = ("bundle", "full")
+SETTINGS_FILE = "settings/radiomics.yaml"
+
+
+@dataclass(frozen=True)
+class FrozenBundle:
+    bundle: Bundle
+    radiomics: RadiomicsModels
+    fusion: FusionModel
+    survival: SurvivalModel | None  # None: a study without follow-up, or a bundle from before them
+    settings: RadiomicsSettings  # as the bundle holds them (a full extraction)
+    risk_contract: RiskTableContract
+    drift_reference: dict[str, Any] | None  # None: a bundle from before bundles carried one
+
+    @classmethod
+    def open(cls, root: Path) -> FrozenBundle:
+        """Verify and load ``root``.
+
+        Raises:
+            BundleError: missing, changed or foreign files; cohort contracts that differ from the bundle's.
+        """
+        bundle = load_bundle(root)
+        check_contracts_in_force(bundle)
+        survival = bundle.path("survival") / "survival_fusion.json"
+        reference = bundle.path(REFERENCE_FILE) if REFERENCE_FILE in bundle.manifest["files"] else None
+        return cls(
+            bundle=bundle,
+            radiomics=RadiomicsModels.load(bundle.path("radiomics")),
+            fusion=FusionModel.load(bundle.path("fusion")),
+            survival=SurvivalModel.load(survival.parent, "survival_fusion") if survival.is_file() else None,
+            settings=load_settings(bundle.path(SETTINGS_FILE)),
+            risk_contract=RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml")),
+            drift_reference=json.loads(reference.read_text()) if reference else None,
+        )
+
+    @property
+    def sha256(self) -> str:
+        return self.bundle.bundle_sha256
+
+    @property
+    def version(self) -> str:
+        return f"v{self.bundle.manifest['format']}-{self.sha256[:12]}"
+
+    @property
+    def row_salt(self) -> str:
+        """What a row hash adds to the row's data: the bundle and its radiomics settings."""
+        return self.sha256 + self.bundle.manifest["files"][SETTINGS_FILE]
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        """The study's outcome and follow-up columns, as the bundle records them (none for a bundle from
+        before it did: its rows' hashes then cover every column, and a relabelled row is scored again)."""
+        study = self.bundle.manifest.get("study") or {}
+        return tuple(c for c in (study.get("outcome"), study.get("followup_column")) if c)
+
+    @property
+    def drift_inputs(self) -> list[str]:
+        return list(self.drift_reference["inputs"]) if self.drift_reference else []
+
+    def extraction_settings(self, extraction: str) -> RadiomicsSettings:
+        """The radiomics settings, narrowed to the features the models read unless ``full``."""
+        if extraction == "full":
+            return self.settings
+        if extraction != "bundle":
+            raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, not {extraction!r}")
+        planned = plan_settings(self.settings.params, read_features(self.bundle))
+        return from_params(planned, source=f"{SETTINGS_FILE} narrowed to the features the bundle reads")
+
+    def score(self, validated: pl.DataFrame, features: pa.Table, dl_scores: pl.DataFrame) -> pl.DataFrame:
+        """Every model's score, the fused risk and group and the survival risks, one row per validated row."""
+        outcome = self.label_columns[0] if self.label_columns else None
+        scores = frozen_scores(validated, features, dl_scores, self.radiomics, self.fusion, outcome)
+        return survival_risks(self.survival, scores, validated)
+
+
+def check_contracts_in_force(bundle: Bundle) -> None:
+    """The cohort contracts used for validation must be the ones the bundle was trained under."""
+    for name, expected in bundle.manifest["files"].items():
+        if name.startswith("contracts/cohort/"):
+            current = CONTRACTS_DIR / "cohort" / name.removeprefix("contracts/cohort/")
+            if not current.is_file() or file_sha256(current) != expected:
+                raise BundleError(
+                    f"data_contracts/cohort/{current.name} differs from the bundle's copy: the bundle was built "
+                    "under other contracts (rebuild it with `dvc repro`, or restore the contracts)"
+                )
