@@ -38,7 +38,7 @@ def main() -> None:
         outcome_wording=wording,
         split=paths.SPLIT_FILE,
         screening=paths.SCREENING_REPORT,
-        survival=paths.SURVIVAL_METRICS,
+        survival=paths.SURVIVAL_RESULTS,
         deep_card=paths.DEEP_MODELS / "model_card.json",
     )
     outputs = EvaluationOutputs()

@@ -1,9 +1,10 @@
 """DVC stage `survival`: time-to-event models beside the binary ones (penalised Cox and Cox boosting
 on clinical fields + Rad Score + DL Score, and single-source Cox models), fitted on the training
-split's out-of-fold scores and follow-up; models to models/survival/, every patient's log hazard and
+split's out-of-fold scores and follow-up; models to models/survival/, every image's log hazard and
 risk by 24/36 months to data/scores/survival.parquet, metrics per model x cohort (with the oracle for
-synthetic cohorts) to reports/metrics/survival.json. A study without follow-up gets no models, an
-empty score table and a metrics file that says why."""
+synthetic cohorts) to reports/survival/results.json and their headline (Uno's C) to
+reports/metrics/survival.json. A study without follow-up gets no models, an empty score table and
+files that say why."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import polars as pl
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
-from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
+from sonorisk.evaluation.survival_job import evaluate_survival, headline, read_truth, summary_lines
 from sonorisk.fusion.score_table import KEY
 from sonorisk.fusion.survival import SurvivalParams
 from sonorisk.fusion.survival_job import (
@@ -33,6 +34,7 @@ def main() -> None:
         # DVC expects every output: an empty score table and a metrics file that says why.
         write_parquet(pl.DataFrame(schema=dict.fromkeys(KEY, pl.String)), paths.SURVIVAL_SCORES)
         write_json(paths.SURVIVAL_METRICS, {"survival": None, "reason": NO_FOLLOWUP})
+        write_json(paths.SURVIVAL_RESULTS, {"survival": None, "reason": NO_FOLLOWUP})
         print(f"survival: {NO_FOLLOWUP}")
         return
     scored = pl.read_parquet(paths.SURVIVAL_SCORES)
@@ -46,7 +48,8 @@ def main() -> None:
         params.bootstrap_reps,
         read_truth(paths.truth_files()),
     )
-    write_json(paths.SURVIVAL_METRICS, {"fit": summary, **doc}, default=float)
+    write_json(paths.SURVIVAL_RESULTS, {"fit": summary, **doc}, default=float)
+    write_json(paths.SURVIVAL_METRICS, headline(doc), default=float)
     print("\n".join(summary_lines(doc)))
 
 

@@ -187,7 +187,7 @@ def pipeline_provenance(
             "dl_training_crops_sha256": card["training_data_sha256"],
         },
         "headline_metrics": {
-            cohort: {model: {k: m[k] for k in ("auc", "ci_low", "ci_high", "n")} for model, m in by_model.items()}
+            cohort: {model: {k: m[k] for k in ("auc", "ci_low", "ci_high")} for model, m in by_model.items()}
             for cohort, by_model in results.items()
         },
     }

@@ -14,6 +14,13 @@ from tests.integration.project import run
 pytestmark = [pytest.mark.dvc, pytest.mark.slow, pytest.mark.xdist_group("reduced_project")]
 
 
+def _leaves(doc: object) -> list[object]:
+    """What `dvc metrics show` makes a column of: every leaf of the nested JSON (a list is one)."""
+    if isinstance(doc, dict):
+        return [leaf for value in doc.values() for leaf in _leaves(value)]
+    return [doc]
+
+
 def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Path, str], tmp_path: Path) -> None:
     project, out = reproduced
     for stage in (
@@ -49,6 +56,9 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
     status = run([sys.executable, "-m", "dvc", "status"], project)
     assert "up to date" in status
     shown = run([sys.executable, "-m", "dvc", "metrics", "show"], project)
+    per_file = json.loads(run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], project))
+    widths = {path: len(_leaves(doc["data"])) for path, doc in per_file[""]["data"].items()}
+    assert widths and max(widths.values()) <= 60, widths  # one column per leaf: headline numbers only
     assert "oracle_auc" in shown
     assert "radiomics_clinical_xgb.external.auc" in shown
     assert "results.external_B.fusion_risk.auc" in shown
@@ -57,7 +67,7 @@ def test_dvc_repro_runs_the_stages_and_leaves_nothing_stale(reproduced: tuple[Pa
     for cohort in fusion["results"].values():
         assert set(cohort) == {"clinical_only", "rad_score", "radiomics_clinical_xgb", "dl_score", "fusion_risk"}
     assert (project / "reports/report.html").stat().st_size > 10_000
-    survival = json.loads((project / "reports/metrics/survival.json").read_text())
+    survival = json.loads((project / "reports/survival/results.json").read_text())
     assert set(survival["cohorts"]) == {"training", "internal_validation", "external_B"}
     external = survival["cohorts"]["external_B"]["models"]
     assert {"survival_fusion", "survival_clinical", "survival_rad", "survival_dl", "oracle"} == set(external)

@@ -6,6 +6,7 @@ files the page says to write may change."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import polars as pl
 import pytest
 import yaml
 
+from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.paths import PROJECT_ROOT
 from tests.conftest import require_busbra
 from tests.integration.project import claim_build, in_background
@@ -104,6 +106,33 @@ def test_the_documented_steps_run_a_real_two_centre_study(study: tuple[Path, str
     report = (root / "reports/report.html").read_text()
     assert "malignancy" in report and "brain metastasis" not in report
     assert "No clinical model" in report and "persons" in report
+
+
+def test_the_image_only_report_names_only_what_the_study_has(study: tuple[Path, str]) -> None:
+    """No clinical predictor, model or SHAP row anywhere in what the report says (the Settings section
+    lists files and parameters verbatim: provenance, not a claim), and every count names its unit."""
+    root, _ = study
+    report = (root / "reports/report.html").read_text()
+    said = html.unescape(re.sub(r"<[^>]+>", " ", report.split("<h2 id='settings'>")[0]))
+    tripod = re.search(r"Predictors: definition and measurement\s+(.*?)\s+\(section\)", said)
+    assert tripod and tripod.group(1) == "Rad Score, Radiomics XGBoost, DL Score", tripod
+    for phrase in ("Clinical model", "clinical +", "+ clinical", "one-hot", "Radiomics + clinical"):
+        assert phrase not in said, phrase
+    for field in CLINICAL_COLUMNS:  # as a column name or as the report writes it
+        assert not re.search(rf"\b({field}|{field.replace('_', ' ')})\b", said, flags=re.IGNORECASE), field
+    unlabelled = re.findall(r"\b\d+ (?!images|persons|with|events|of|mm|months|%)[a-z]+", said)
+    assert not re.search(r"\b\d+ (patients?|rows?|cases?)\b", said, flags=re.IGNORECASE), unlabelled
+    assert all(m.startswith(" images") for m in re.findall(r"n=\d+(\D{0,7})", said))
+    counts = re.findall(r"\b(\d+) (images|persons)\b", said)
+    assert counts and {unit for _, unit in counts} == {"images", "persons"}
+    shap = pl.read_parquet_schema(root / "reports/evaluation/shap_values.parquet")
+    assert sorted(c for c in shap if c.startswith("shap_")) == [
+        "shap_dl_logit",
+        "shap_rad_score",
+        "shap_radiomics_xgb_logit",
+    ]
+    radiomics = json.loads((root / "reports/metrics/radiomics.json").read_text())
+    assert "clinical_only" not in radiomics
     metrics = _run([sys.executable, "-m", "dvc", "metrics", "show"], root)
     assert "oracle_auc" not in metrics and "synth" not in metrics
     page = root.parent / "plots_out"  # outside the project: the test writes nothing a user would not

@@ -124,16 +124,17 @@ def train_job(
         outputs.oof_scores,
         compression="snappy",
     )
-    metrics = {
-        "winner": result.winner,
-        "selection": result.selection,
-        "models": result.metrics,
-        "winner_oof_training": result.oof_metrics,
-        "weights_sha256": card["weights_sha256"],
-    }
     # Seconds vary from run to run; they go to the timings file, not to the metrics DVC tracks.
     seconds = {"total": round(time.perf_counter() - start, 1)}
     seconds |= {name: model_metrics.pop("seconds") for name, model_metrics in result.metrics.items()}
+    # The headline (AUCs with CIs, the selection); fold notes and counts are in the model card.
+    metrics = {
+        "winner": result.winner,
+        "selection": result.selection,
+        "models": {name: _headline(m) for name, m in result.metrics.items()},
+        "winner_oof_training": _auc(result.oof_metrics),
+        "weights_sha256": card["weights_sha256"],
+    }
     for path, content in ((outputs.metrics, metrics), (outputs.history, result.histories), (outputs.timings, seconds)):
         write_json(path, content)
     log(
@@ -142,3 +143,13 @@ def train_job(
         f"{seconds['total']:.0f} s"
     )
     return metrics
+
+
+def _auc(m: dict[str, Any]) -> dict[str, float]:
+    return {k: m[k] for k in ("auc", "ci_low", "ci_high")}
+
+
+def _headline(m: dict[str, Any]) -> dict[str, Any]:
+    """One architecture's AUC with its CI on each split, its out-of-fold standard error and size."""
+    splits = {k: _auc(v) for k, v in m.items() if isinstance(v, dict) and "auc" in v}
+    return splits | {k: m[k] for k in ("oof_standard_error", "parameters") if k in m}

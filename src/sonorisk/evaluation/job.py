@@ -1,13 +1,12 @@
 """The evaluation job, shared by the DVC stage ``evaluate`` and ``sonorisk evaluate``.
 
-Reads the fusion stage's score table (every model's score per patient), the fusion model, the
+Reads the fusion stage's score table (every model's score per image), the fusion model, the
 validated cohorts (baseline table) and, for synthetic cohorts, the truth files (oracle AUC); writes
 the metrics JSON, DVC plot data, PNG figures, SHAP values and the HTML report.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,38 +17,22 @@ import numpy as np
 import polars as pl
 
 from sonorisk import paths
-from sonorisk.atomic_file import atomic_path, write_json, write_parquet, write_text
+from sonorisk.atomic_file import write_json, write_text
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
-from sonorisk.evaluation import plots
 from sonorisk.evaluation.baseline import baseline_table
-from sonorisk.evaluation.report import ReportContent, figure_html, model_label, render
-from sonorisk.evaluation.results import DECISION_THRESHOLDS, cohort_results, cohorts, decision_curves, oracle
+from sonorisk.evaluation.cohort_figures import cohort_outputs, shap_outputs
+from sonorisk.evaluation.report import ReportContent, figure_html, model_label, model_labels, render
+from sonorisk.evaluation.results import DECISION_THRESHOLDS, cohorts, oracle
 from sonorisk.evaluation.survival_report import survival_figures, survival_html
 from sonorisk.evaluation.tripod import run_facts, tripod_html, tripod_items
 from sonorisk.fusion.job import THRESHOLDS_FILE
 from sonorisk.fusion.model import FusionModel
-from sonorisk.fusion.score_table import KEY, MODELS, probabilities, read_clinical, score_columns
+from sonorisk.fusion.score_table import KEY, MODELS, probabilities, read_clinical
+from sonorisk.modelling.clinical_encoding import source_fields
 from sonorisk.provenance import PIPELINE_PACKAGES, code_sha256, file_sha256, package_versions
 from sonorisk.reproducibility import current_profile
-from sonorisk.stats.curves import calibration_points, roc_points
 
-_HEADLINE = (
-    "auc",
-    "ci_low",
-    "ci_high",
-    "n",
-    "n_positive",
-    "accuracy",
-    "sensitivity",
-    "specificity",
-    "ppv",
-    "npv",
-    "f1",
-    "brier",
-    "calibration_intercept",
-    "calibration_slope",
-    "delong_p_vs_fusion",
-)
+_HEADLINE = ("auc", "ci_low", "ci_high")  # per cohort and model, in reports/metrics/fusion.json
 
 
 @dataclass
@@ -66,7 +49,7 @@ class EvaluationInputs:
     outcome_wording: str = "the outcome"
     split: Path | None = None  # the split table: who is which person
     screening: Path | None = None  # the radiomics screening report (robustness screens)
-    survival: Path | None = None  # the survival stage's metrics (reports/metrics/survival.json)
+    survival: Path | None = None  # the survival stage's results (reports/survival/results.json)
     deep_card: Path | None = None  # the DL model's card: how its architecture was chosen (TRIPOD+AI 12c)
 
 
@@ -84,15 +67,11 @@ def _versions() -> str:
     return "\n".join([f"code sha256: {code_sha256()}", *lines])
 
 
-def _write_curves(path: Path, header: Sequence[str], curves: Mapping[str, Sequence[Any]]) -> None:
-    """One CSV per cohort for ``dvc plots show``: the curve columns, then the model each row draws
-    (the project's ``by_model`` template colours by it), whatever models and centres a study has."""
-    with atomic_path(path) as partial, partial.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*header, "model"])
-        for model_name, columns in curves.items():
-            for values in zip(*columns, strict=True):
-                writer.writerow([*(f"{v:.6g}" for v in values), model_name])
+def _predictors(model: FusionModel, has_clinical: bool, labels: Mapping[str, str]) -> list[str]:
+    """What the fusion reads, as a reader names it: the clinical fields (when the study has any), then
+    the image-derived scores."""
+    fields = source_fields(model.encoder.columns) if has_clinical else []
+    return [*(f.replace("_", " ") for f in fields), *(labels[s] for s in model.score_inputs)]
 
 
 def has_clinical_fields(clinical: pl.DataFrame) -> bool:
@@ -123,7 +102,7 @@ def _flow(table: pl.DataFrame, summaries: Sequence[Path]) -> list[dict[str, Any]
                 {
                     "cohort": name,
                     "centre": centre,
-                    "rows in": counts.get("valid", 0) + counts.get("quarantined", 0),
+                    "images in": counts.get("valid", 0) + counts.get("quarantined", 0),
                     "quarantined": counts.get("quarantined", 0),
                     "valid": counts.get("valid", 0),
                     "Rad Score": int(scored["rad_score"].is_not_null().sum()),
@@ -140,13 +119,15 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
     table = pl.read_parquet(inputs.scores).sort(KEY)
     labelled = table.filter(pl.col("outcome").is_not_null())
     if labelled.height == 0:
-        raise ValueError(f"{inputs.scores} has no labelled patients: nothing to evaluate")
+        raise ValueError(f"{inputs.scores} has no labelled images: nothing to evaluate")
     model = FusionModel.load(inputs.fusion_model)
     y = labelled["outcome"].to_numpy().astype(bool)
     probs = probabilities(labelled)
     clinical = read_clinical(inputs.validated) if inputs.validated else pl.DataFrame({k: [] for k in KEY})
+    has_clinical = has_clinical_fields(clinical)
+    labels = model_labels(has_clinical)
     notes = []
-    if not has_clinical_fields(clinical):
+    if not has_clinical:
         del probs["clinical_only"]
         notes.append(
             "No clinical model: the study's cohorts record no clinical field, so a clinical model would be a "
@@ -175,51 +156,17 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
             members = labelled.filter(pl.Series(mask)).select(KEY).join(persons, on=KEY, how="left")
             person_counts[name] = int(members["person"].n_unique())
         sub = {k: v[mask] for k, v in probs.items()}
-        results[name] = cohort_results(y[mask], sub, thresholds)
-        curves[name] = decision_curves(y[mask], sub)
+        results[name], curves[name], drawn = cohort_outputs(
+            name, y[mask], sub, thresholds, labels, out.figures, out.plots
+        )
+        figures.extend(drawn)
         if true_p is not None and np.isfinite(true_p[mask]).all():
             oracles[name] = oracle(y[mask], true_p[mask])
-        title = name.replace("_", " ")
-        aucs = {k: v["auc"] for k, v in results[name].items()}
-        figures.append((f"ROC, {title}", plots.roc_png(out.figures / f"roc_{name}.png", title, y[mask], sub, aucs)))
-        figures.append(
-            (
-                f"Calibration, {title}",
-                plots.calibration_png(out.figures / f"calibration_{name}.png", title, y[mask], sub),
-            )
-        )
-        figures.append(
-            (
-                f"Decision curve, {title}",
-                plots.decision_curve_png(out.figures / f"decision_{name}.png", title, curves[name]),
-            )
-        )
-        roc, calibration = {}, {}
-        for model_name, p in sub.items():
-            ok = np.isfinite(p)
-            roc[model_name] = roc_points(y[mask][ok], p[ok])
-            calibration[model_name] = calibration_points(y[mask][ok], p[ok])
-        _write_curves(out.plots / "roc" / f"{name}.csv", ["fpr", "tpr"], roc)
-        _write_curves(out.plots / "calibration" / f"{name}.csv", ["predicted", "observed", "patients"], calibration)
-        decision = {m: (DECISION_THRESHOLDS, np.asarray(v)) for m, v in curves[name].items()}
-        _write_curves(out.plots / "decision" / f"{name}.csv", ["threshold", "net_benefit"], decision)
 
     everyone = table.join(clinical, on=KEY, how="left")
     if persons is not None:
         everyone = everyone.join(persons, on=KEY, how="left")
-    z = model.design(everyone.to_dicts(), score_columns(everyone, model.score_inputs))
-    contributions, base = model.contributions(z)
-    shap = pl.DataFrame(
-        {**{k: everyone[k] for k in KEY}, "base_value": np.full(len(z), base)}
-        | {f"shap_{c}": contributions[:, j] for j, c in enumerate(model.columns)}
-    )
-    write_parquet(shap, out.details / "shap_values.parquet")
-    figures.append(
-        (
-            "SHAP summary of the fusion model (all patients)",
-            plots.shap_summary_png(out.figures / "shap_summary.png", contributions, z, model.columns),
-        )
-    )
+    figures.append(shap_outputs(model, everyone, has_clinical, out.details, out.figures))
 
     cohort_of = np.full(everyone.height, "", dtype=object)
     labelled_everyone = everyone.filter(pl.col("outcome").is_not_null())
@@ -232,12 +179,14 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         inputs.outcome_wording,
     )
 
-    metrics = {c: {m: {k: r[k] for k in _HEADLINE if k in r} for m, r in res.items()} for c, res in results.items()}
-    metrics_doc = {"results": metrics, "oracle": oracles, "thresholds": thresholds}
+    # The metrics file holds the headline numbers (`dvc metrics show` stays narrow); the rest is in details.
+    metrics = {c: {m: {k: r[k] for k in _HEADLINE} for m, r in res.items()} for c, res in results.items()}
+    metrics_doc = {"results": metrics, "oracle": {c: {"auc": o["auc"]} for c, o in oracles.items()}}
     write_json(out.metrics, metrics_doc, default=_json_default)
     details = {
         "results": results,
         "oracle": oracles,
+        "thresholds": thresholds,
         "decision_curves": curves,
         "decision_thresholds": DECISION_THRESHOLDS.tolist(),
     }
@@ -263,10 +212,11 @@ def run_evaluation(inputs: EvaluationInputs, out: EvaluationOutputs) -> dict[str
         flow,
         _surgery_dates(everyone),
         {"kind": model.kind, "calibration": model.calibrator.method},
-        model.columns,
+        _predictors(model, has_clinical, labels),
         survival,
         code_sha256(),
         json.loads(inputs.deep_card.read_text()) if inputs.deep_card and inputs.deep_card.exists() else None,
+        person_counts,
     )
     content = ReportContent(
         title=inputs.title,

@@ -10,10 +10,9 @@ import numpy as np
 
 from sonorisk.atomic_file import atomic_path
 from sonorisk.evaluation.results import DECISION_THRESHOLDS
-from sonorisk.fusion.score_table import FUSION, MODELS
+from sonorisk.fusion.score_table import FUSION
 from sonorisk.stats.curves import calibration_points, roc_points
 
-_LABELS = {m.column: m.label for m in MODELS}
 _COLOURS = {
     "clinical_only": "#7f7f7f",
     "rad_score": "#1f77b4",
@@ -41,7 +40,14 @@ def save_figure(plt, fig, path: Path) -> Path:
     return path
 
 
-def roc_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarray], aucs: Mapping[str, float]) -> Path:
+def roc_png(
+    path: Path,
+    title: str,
+    y: np.ndarray,
+    probs: Mapping[str, np.ndarray],
+    aucs: Mapping[str, float],
+    labels: Mapping[str, str],
+) -> Path:
     plt, fig, ax = new_figure()
     for name, p in probs.items():
         ok = np.isfinite(p)
@@ -52,7 +58,7 @@ def roc_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarra
             where="post",
             color=_COLOURS.get(name),
             lw=2.4 if name == FUSION else 1.3,
-            label=f"{_LABELS.get(name, name)} ({aucs[name]:.3f})",
+            label=f"{labels.get(name, name)} ({aucs[name]:.3f})",
         )
     ax.plot([0, 1], [0, 1], ls=":", color="#bbbbbb")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC - {title}", xlim=(0, 1), ylim=(0, 1.01))
@@ -60,7 +66,9 @@ def roc_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarra
     return save_figure(plt, fig, path)
 
 
-def calibration_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarray]) -> Path:
+def calibration_png(
+    path: Path, title: str, y: np.ndarray, probs: Mapping[str, np.ndarray], labels: Mapping[str, str]
+) -> Path:
     plt, fig, ax = new_figure()
     top = 0.0
     for name, p in probs.items():
@@ -74,7 +82,7 @@ def calibration_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, n
             ms=3.5,
             color=_COLOURS.get(name),
             lw=2.2 if name == FUSION else 1.0,
-            label=_LABELS.get(name, name),
+            label=labels.get(name, name),
         )
     top = min(1.0, top * 1.1 + 0.02)
     ax.plot([0, top], [0, top], ls=":", color="#888888", label="perfect calibration")
@@ -89,7 +97,9 @@ def calibration_png(path: Path, title: str, y: np.ndarray, probs: Mapping[str, n
     return save_figure(plt, fig, path)
 
 
-def decision_curve_png(path: Path, title: str, curves: Mapping[str, Sequence[float]]) -> Path:
+def decision_curve_png(
+    path: Path, title: str, curves: Mapping[str, Sequence[float]], labels: Mapping[str, str]
+) -> Path:
     plt, fig, ax = new_figure()
     t = DECISION_THRESHOLDS
     for name, values in curves.items():
@@ -99,7 +109,7 @@ def decision_curve_png(path: Path, title: str, curves: Mapping[str, Sequence[flo
             ax.plot(t, values, color="#000000", lw=1, label="treat none")
         else:
             ax.plot(
-                t, values, color=_COLOURS.get(name), lw=2.4 if name == FUSION else 1.2, label=_LABELS.get(name, name)
+                t, values, color=_COLOURS.get(name), lw=2.4 if name == FUSION else 1.2, label=labels.get(name, name)
             )
     finite = [v for name, vals in curves.items() if name != "treat_all" for v in vals]
     ax.set(
@@ -116,7 +126,7 @@ def decision_curve_png(path: Path, title: str, curves: Mapping[str, Sequence[flo
 def shap_summary_png(
     path: Path, contributions: np.ndarray, values: np.ndarray, columns: Sequence[str], max_features: int = 12
 ) -> Path:
-    """Beeswarm-style summary: one row per feature (most important first), one dot per patient at
+    """Beeswarm-style summary: one row per feature (most important first), one dot per image at
     its contribution, coloured by the feature's standardised value."""
     order = np.argsort(-np.abs(contributions).mean(axis=0))[:max_features]
     plt, fig, ax = new_figure(6.2, 0.42 * len(order) + 1.4)

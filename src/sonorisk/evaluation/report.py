@@ -14,7 +14,6 @@ from typing import Any
 
 from sonorisk.fusion.score_table import FUSION, MODELS
 
-_LABELS = {m.column: m.label for m in MODELS}
 _COHORT_LABELS = {"training": "Training (out-of-fold)", "internal_validation": "Internal validation"}
 
 _CSS = """
@@ -82,12 +81,18 @@ def _models(results: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     return [s for s in MODELS if any(s.column in by_model for by_model in results.values())]
 
 
+def model_labels(has_clinical: bool) -> dict[str, str]:
+    """Score column -> label; without clinical fields the models that would use them are named for
+    what they read ("Radiomics XGBoost", "Fusion (radiomics + DL)")."""
+    if has_clinical:
+        return {spec.column: spec.label for spec in MODELS}
+    return {spec.column: spec.label.replace(" + clinical", "").replace("clinical + ", "") for spec in MODELS}
+
+
 def model_label(spec: Any, results: Mapping[str, Mapping[str, Any]]) -> str:
-    """A model's label; without clinical fields the models that would use them are named for what
-    they read ("Radiomics XGBoost", "Fusion (radiomics + DL)")."""
-    if any("clinical_only" in by_model for by_model in results.values()):
-        return str(spec.label)
-    return str(spec.label).replace(" + clinical", "").replace("clinical + ", "")
+    """A model's label in tables of ``results`` (the clinical model is there only when the study has
+    clinical fields)."""
+    return model_labels(any("clinical_only" in by_model for by_model in results.values()))[spec.column]
 
 
 def _counted(content: ReportContent, cohort: str) -> str:

@@ -78,11 +78,21 @@ def read_truth(paths: Sequence[Path]) -> tuple[pl.DataFrame, dict[str, Any]] | N
     return (pl.concat(frames), model) if frames and model else None
 
 
+def headline(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``dvc metrics show`` lists: per cohort, images, events and each model's Uno C with its CI
+    (curves, calibration and the rest stay in the results file and the report)."""
+    return {
+        cohort: {"images": m["patients"], "events": m["events"]}
+        | {name: {"uno_c": model["uno_c"]} for name, model in m["models"].items()}
+        for cohort, m in doc["cohorts"].items()
+    }
+
+
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """A terminal table: Uno's C [CI] per family and cohort."""
     lines = []
     for cohort, metrics in doc["cohorts"].items():
-        lines.append(f"{cohort}: {metrics['patients']} patients, {metrics['events']} events")
+        lines.append(f"{cohort}: {metrics['patients']} images, {metrics['events']} events")
         for name, m in metrics["models"].items():
             uno, auc = m["uno_c"], m["td_auc"]
             aucs = ", ".join(f"{h} m {v:.3f}" for h, v in auc.items())

@@ -29,7 +29,7 @@ def km_png(path: Path, title: str, km: Mapping[str, Any], outcome: str) -> Path:
         if not curve:
             continue
         times, survival = [0.0, *curve["times"]], [1.0, *curve["survival"]]
-        label = f"{group} ({curve['patients']}, {curve['events']} events)"
+        label = f"{group} ({curve['patients']} images, {curve['events']} events)"
         ax.step(times, survival, where="post", color=COLOURS[group], label=label, lw=1.8)
     p = km.get("logrank_p")
     ax.set_title(f"{title}: log-rank p = {p:.2g}" if p == p and p is not None else title, fontsize=10)

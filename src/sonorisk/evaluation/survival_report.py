@@ -79,7 +79,7 @@ def survival_html(doc: Mapping[str, Any], figures: Sequence[str], outcome: str) 
     head = [
         "Model",
         *(
-            f"{cohort_label(c)} (n={doc['cohorts'][c]['patients']}, {doc['cohorts'][c]['events']} events)"
+            f"{cohort_label(c)} (n={doc['cohorts'][c]['patients']} images, {doc['cohorts'][c]['events']} events)"
             for c in cohorts
         ),
     ]

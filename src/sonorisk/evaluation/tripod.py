@@ -98,6 +98,11 @@ def tripod_items(run: Mapping[str, Any]) -> list[TripodItem]:
     ]
 
 
+def _units(images: int, persons: int | None) -> str:
+    """A count labelled by what it counts: rows are images, and persons where the split knows them."""
+    return f"{images} images" + (f" of {persons} persons" if persons is not None else "")
+
+
 def _auc(m: Mapping[str, Any]) -> str:
     return f"{m['auc']:.3f} [{m['ci_low']:.3f}-{m['ci_high']:.3f}]"
 
@@ -134,19 +139,22 @@ def run_facts(
     survival: Mapping[str, Any] | None,
     code_hash: str,
     deep: Mapping[str, Any] | None = None,
+    persons: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """What this run says for each fillable item, in words, from the numbers it computed.
 
-    ``deep`` is the DL model's card (``models/deep/model_card.json``): how its architecture was chosen.
+    ``deep`` is the DL model's card (``models/deep/model_card.json``): how its architecture was chosen;
+    ``persons`` the number of persons per cohort (rows are images; a person may have several).
     """
     cohorts = list(results)
     external = [c for c in cohorts if c.startswith("external_")]
+    clinical = any("clinical_only" in by_model for by_model in results.values())
     counts = "; ".join(
-        f"{c.replace('_', ' ')}: {results[c]['fusion_risk']['n']} patients, "
-        f"{results[c]['fusion_risk']['n_positive']} with {outcome}"
+        f"{c.replace('_', ' ')}: {_units(results[c]['fusion_risk']['n'], (persons or {}).get(c))}, "
+        f"{results[c]['fusion_risk']['n_positive']} images with {outcome}"
         for c in cohorts
     )
-    rows_in = sum(int(r["rows in"]) for r in flow)
+    rows_in = sum(int(r["images in"]) for r in flow)
     held = sum(int(r["quarantined"]) for r in flow)
     imputed = sum(int(r["fused with an imputed score"]) for r in flow)
     centres = sorted({str(r["centre"]) for r in flow})
@@ -174,19 +182,19 @@ def run_facts(
         + ", ".join(sorted({str(r["cohort"]) for r in flow})),
         "dates": "; ".join(f"{c}: surgery {lo} to {hi}" for c, (lo, hi) in dates.items()) or "no dates recorded",
         "centres": f"{len(centres)} centre(s): {', '.join(centres)}",
-        "eligibility": f"rows that break the cohort data contracts are quarantined with every reason: {held} of "
-        f"{rows_in} rows",
+        "eligibility": f"images that break the cohort data contracts are quarantined with every reason: {held} of "
+        f"{rows_in} images",
         "preparation": "images decoded and grey-normalised, lesion ROI from the outline; radiomics with the "
         "pyradiomics settings listed under Settings; CNN-ViT on lesion crops",
         "outcome": f"{outcome}, as recorded in the cohort's label column",
         "predictors": ", ".join(predictors),
         "sample_size": counts,
-        "missing": f"{held} rows quarantined (contract failures, not imputed); {imputed} fused with a missing "
-        "image score filled by the training median (noted per row)",
+        "missing": f"{held} images quarantined (contract failures, not imputed); {imputed} images fused with a "
+        "missing image score filled by the training median (noted per image)",
         "splits": "development centre split into training and internal validation, persons kept whole, seeded; "
         "every fitted object, threshold and calibrator from the training split only; external centres never seen",
-        "handling": "clinical fields one-hot / standardised with training statistics; probabilities enter "
-        "the fusion as logits",
+        "handling": ("clinical fields one-hot / standardised with training statistics; " if clinical else "")
+        + "image-derived scores standardised with training statistics, probabilities entering the fusion as logits",
         "selection": _deep_selection(deep)
         + f"fusion: {fusion.get('kind', '?')} chosen by cross-validated AUC on the training split, "
         f"calibration {fusion.get('calibration', '?')}"
@@ -216,7 +224,7 @@ def run_facts(
         + (", and the absolute risk within 24 and 36 months" if survival else ""),
         "reproducibility": f"code SHA-256 {code_hash[:16]}..., model files, settings and package versions under "
         "Settings; `dvc repro` reproduces the run from dvc.lock",
-        "flow": f"{rows_in} rows in, {held} quarantined, per centre in the flow table",
+        "flow": f"{rows_in} images in, {held} quarantined, per centre in the flow table",
         "performance": "fusion AUC " + "; ".join(fused),
         "calibration": "; ".join(cal),
     }

@@ -152,13 +152,18 @@ def run_radiomics_models(
     }
     scores |= {name: fitted.scores[name] for name in MODEL_NAMES}
     write_parquet(pa.table(scores), outputs.scores)
-    write_json(outputs.metrics, fitted.metrics)
+    # An image-only study's clinical model is a constant: no AUC to report (its file stays, unread).
+    has_clinical = any(row.get(c) is not None for row in rows for c in CLINICAL_COLUMNS)
+    reported = [n for n in MODEL_NAMES if has_clinical or n != "clinical_only"]
+    write_json(outputs.metrics, {name: fitted.metrics[name] for name in reported})
     write_json(outputs.screening, report, sort_keys=False, default=float)
-    for name in MODEL_NAMES:
+    for name in reported:
         line = ", ".join(
             f"{s} {m['auc']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" for s, m in fitted.metrics[name].items()
         )
         log(f"{name}: {line}")
+    if not has_clinical:
+        log("clinical_only: not reported (the study records no clinical field)")
     return fitted
 
 
