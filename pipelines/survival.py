@@ -12,14 +12,12 @@ import polars as pl
 
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
-from sonorisk.evaluation.survival_job import evaluate_survival, headline, read_truth, summary_lines
+from sonorisk.evaluation.survival_job import evaluate_saved, headline, read_truth, summary_lines
 from sonorisk.fusion.score_table import KEY
 from sonorisk.fusion.survival import SurvivalParams
 from sonorisk.fusion.survival_job import (
     NO_FOLLOWUP,
     SurvivalInputs,
-    load_cutpoints,
-    load_models,
     run_survival,
 )
 from sonorisk.gates import run_stage
@@ -38,16 +36,7 @@ def main() -> None:
         print(f"survival: {NO_FOLLOWUP}")
         return
     scored = pl.read_parquet(paths.SURVIVAL_SCORES)
-    doc = evaluate_survival(
-        scored,
-        load_models(paths.SURVIVAL_MODELS),
-        load_cutpoints(paths.SURVIVAL_MODELS),
-        params.horizons_months,
-        params.uno_tau_months,
-        params.seed,
-        params.bootstrap_reps,
-        read_truth(paths.truth_files()),
-    )
+    doc = evaluate_saved(scored, paths.SURVIVAL_MODELS, params, read_truth(paths.truth_files()))
     write_json(paths.SURVIVAL_RESULTS, {"fit": summary, **doc}, default=float)
     write_json(paths.SURVIVAL_METRICS, headline(doc), default=float)
     print("\n".join(summary_lines(doc)))

@@ -11,7 +11,7 @@ from sonorisk.cohort.preview import write_previews
 from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
 from sonorisk.synthetic.centres import SynthParams, parse_centres
-from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
+from sonorisk.synthetic.generator import OUTCOME, PREVIEW_MARKS, SynthConfig, write_synthetic_cohort
 
 
 def main(name: str) -> None:
@@ -28,7 +28,7 @@ def main(name: str) -> None:
     )
     cohort, truth = paths.cohort_file(name), paths.truth_file(name)
     summary = write_synthetic_cohort(config, cohort, truth, workers=os.cpu_count() or 1, progress=False)
-    write_previews(cohort, paths.PREVIEW_DIR / name)
+    write_previews(cohort, paths.PREVIEW_DIR / name, OUTCOME, PREVIEW_MARKS)
     metrics = {
         "patients": summary.n,
         "per_centre": summary.per_centre,

@@ -14,7 +14,8 @@ import SimpleITK as sitk
 from PIL import Image
 
 from sonorisk.cli import main
-from sonorisk.cohort.ingest import Mapping, ingest_folder
+from sonorisk.cohort.ingest import ingest_folder
+from sonorisk.cohort.ingest_mapping import Mapping
 from sonorisk.contracts.validate import validate_cohort
 from sonorisk.imaging.codec import decode_mask
 from sonorisk.paths import CONTRACTS_DIR

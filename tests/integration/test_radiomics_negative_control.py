@@ -20,7 +20,8 @@ import pytest
 from sonorisk.cohort.split import assign_splits
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.modelling.xgb import XgbSearch
-from sonorisk.radiomics.fanout import META_COLUMNS, extract_with_ray
+from sonorisk.radiomics.fanout import extract_with_ray
+from sonorisk.radiomics.feature_table import META_COLUMNS
 from sonorisk.radiomics.model_fit import ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.settings import from_params, load_settings
 

@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
         "parquet_stream",
         "runtime",
         "reproducibility",
+        "study",
     },
     {"imaging"},
     {"contracts"},
@@ -33,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"radiomics", "deep"},
     {"fusion"},
     {"evaluation"},
-    {"bundle", "risk", "audit", "audit_values", "synthetic"},
+    {"bundle", "bundle_job", "risk", "audit", "audit_values", "synthetic"},
     {"cli"},
 ]
 NEVER_EACH_OTHER = [("radiomics", "deep")]

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sonorisk.radiomics.fanout import _OrderedRecords
+from sonorisk.radiomics.feature_table import OrderedRecords
 
 SCHEMA = pa.schema([("case", pa.int64()), ("value", pa.float64())])
 
@@ -12,7 +12,7 @@ SCHEMA = pa.schema([("case", pa.int64()), ("value", pa.float64())])
 @pytest.mark.parametrize("flush_rows", [1, 7, 256])
 def test_out_of_order_records_come_back_in_input_order(flush_rows: int) -> None:
     order = np.random.default_rng(11).permutation(500)
-    records = _OrderedRecords(SCHEMA, flush_rows=flush_rows)
+    records = OrderedRecords(SCHEMA, flush_rows=flush_rows)
     for case in order:
         records[int(case)] = {"case": int(case), "value": case / 4}
     table = records.table()
@@ -21,7 +21,7 @@ def test_out_of_order_records_come_back_in_input_order(flush_rows: int) -> None:
 
 
 def test_records_are_held_as_python_dicts_only_until_their_predecessors_arrive() -> None:
-    records = _OrderedRecords(SCHEMA, flush_rows=10)
+    records = OrderedRecords(SCHEMA, flush_rows=10)
     for case in range(1, 50):
         records[case] = {"case": case, "value": 0.0}
     assert len(records.waiting) == 49  # case 0 missing: nothing can move on
@@ -30,7 +30,7 @@ def test_records_are_held_as_python_dicts_only_until_their_predecessors_arrive()
 
 
 def test_a_missing_case_is_an_error_not_a_shorter_table() -> None:
-    records = _OrderedRecords(SCHEMA)
+    records = OrderedRecords(SCHEMA)
     records[0] = {"case": 0, "value": 0.0}
     records[2] = {"case": 2, "value": 0.0}
     with pytest.raises(RuntimeError, match="case 1 never did"):

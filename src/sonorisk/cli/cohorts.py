@@ -51,7 +51,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
 def _run_synth(args: argparse.Namespace) -> int:
     from sonorisk.cohort.preview import write_previews
     from sonorisk.synthetic.centres import parse_centres
-    from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
+    from sonorisk.synthetic.generator import OUTCOME, PREVIEW_MARKS, SynthConfig, write_synthetic_cohort
 
     if args.n is not None and args.n < 1:
         raise ValueError("--n must be at least 1")
@@ -73,7 +73,7 @@ def _run_synth(args: argparse.Namespace) -> int:
     print(f"oracle AUC {summary.oracle_auc:.3f} (true probability vs outcome: the best any model can reach here)")
     print(f"truth file {truth} (never a model input)")
     if args.preview:
-        for path in write_previews(args.out, args.preview_dir):
+        for path in write_previews(args.out, args.preview_dir, OUTCOME, PREVIEW_MARKS):
             print(f"preview {path}")
     return 0
 
@@ -168,7 +168,8 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_ingest(args: argparse.Namespace) -> int:
-    from sonorisk.cohort.ingest import ClassFolders, Mapping, ingest_folder, load_mapping
+    from sonorisk.cohort.ingest import ClassFolders, ingest_folder
+    from sonorisk.cohort.ingest_mapping import Mapping, load_mapping
 
     if args.class_folders and not args.positive:
         raise ValueError("--class-folders needs --positive FOLDER (the sub-folder(s) of positive images)")

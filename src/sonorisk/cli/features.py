@@ -39,7 +39,8 @@ def _run_radiomics(args: argparse.Namespace) -> int:
     import time
 
     from sonorisk.contracts.validate import open_cohort
-    from sonorisk.radiomics.fanout import extract_with_ray, write_feature_table
+    from sonorisk.radiomics.fanout import extract_with_ray
+    from sonorisk.radiomics.feature_table import write_feature_table
     from sonorisk.radiomics.settings import DEFAULT_SETTINGS, load_settings
     from sonorisk.runtime import describe_target, ray_session
 

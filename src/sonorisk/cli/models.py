@@ -74,19 +74,21 @@ def _run_fusion(args: argparse.Namespace) -> int:
 def _add_external_scores(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "external-scores",
-        help="every model's score for a cohort the models never saw, from the frozen model files",
+        help="every model's score for a cohort the models never saw, from the frozen bundle",
         description=(
-            "Apply the frozen clinical-only, Rad Score and radiomics + clinical XGBoost models to a validated "
-            "cohort's radiomics features, join its DL Scores and fuse them with the frozen fusion model. Writes "
-            "a table with the same columns as the fusion stage's, split = external, for `sonorisk evaluate`."
+            "Apply the frozen bundle's models (verified against its manifest first) to a validated cohort's "
+            "radiomics features and DL Scores: every single-source score, the fused risk and group, and the "
+            "survival fusion's risks by 24 and 36 months where the study had follow-up. Writes a table with the "
+            "fusion stage's columns, split = external, for `sonorisk evaluate`; the outcome column is the "
+            "study's, as the bundle records it."
         ),
     )
     p.add_argument("validated", type=Path, help="validated cohort Parquet")
     p.add_argument("--features", type=Path, required=True, help="its radiomics features (sonorisk radiomics)")
     p.add_argument("--dl-scores", type=Path, required=True, help="its DL Scores (sonorisk dl-score)")
-    p.add_argument("--radiomics-models", type=Path, default=paths.RADIOMICS_MODELS)
-    p.add_argument("--fusion-model", type=Path, default=paths.FUSION_MODELS)
-    p.add_argument("--outcome", default="brain_metastasis", help="label column (null or absent: unlabelled)")
+    p.add_argument(
+        "--bundle", type=Path, default=paths.BUNDLE_DIR, help="the frozen bundle (verified before use; `dvc repro`)"
+    )
     p.add_argument("--out", type=Path, required=True, help="score table Parquet")
     p.set_defaults(run=_run_external_scores)
 
@@ -96,24 +98,16 @@ def _run_external_scores(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from sonorisk.atomic_file import write_parquet
-    from sonorisk.fusion.model import FusionModel
-    from sonorisk.radiomics.models import RadiomicsModels
-    from sonorisk.risk.scores import frozen_scores
+    from sonorisk.risk.frozen import FrozenBundle
 
     for path in (args.validated, args.features, args.dl_scores):
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist")
-    table = frozen_scores(
-        pl.read_parquet(args.validated),
-        pq.read_table(args.features),
-        pl.read_parquet(args.dl_scores),
-        RadiomicsModels.load(args.radiomics_models),
-        FusionModel.load(args.fusion_model),
-        args.outcome,
-    )
+    frozen = FrozenBundle.open(args.bundle)  # the outcome column is the study's, as the bundle records it
+    table = frozen.score(pl.read_parquet(args.validated), pq.read_table(args.features), pl.read_parquet(args.dl_scores))
     write_parquet(table, args.out)
     groups = table["risk_group"].value_counts().sort("risk_group").rows()
-    print(f"wrote {args.out}: {table.height} patients; risk groups " + ", ".join(f"{g} {n}" for g, n in groups))
+    print(f"wrote {args.out}: {table.height} images; risk groups " + ", ".join(f"{g} {n}" for g, n in groups))
     return 0
 
 
@@ -184,15 +178,9 @@ def _run_survival_evaluate(args: argparse.Namespace) -> int:
     import polars as pl
 
     from sonorisk.atomic_file import write_json
-    from sonorisk.evaluation.survival_job import evaluate_survival, read_truth, summary_lines
+    from sonorisk.evaluation.survival_job import evaluate_saved, read_truth, summary_lines
     from sonorisk.fusion.survival import SurvivalParams
-    from sonorisk.fusion.survival_job import (
-        load_cutpoints,
-        load_models,
-        read_followup,
-        score_survival,
-        with_inputs,
-    )
+    from sonorisk.fusion.survival_job import load_models, read_followup, score_survival, with_inputs
     from sonorisk.params import stage_params
 
     for path in (args.scores, *args.validated, *args.truth):
@@ -206,16 +194,7 @@ def _run_survival_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("the validated cohort has no follow-up (followup_months): nothing to evaluate over time")
     params = stage_params("survival", SurvivalParams, args.params)
     table = with_inputs(pl.read_parquet(args.scores), args.validated, followup)
-    doc = evaluate_survival(
-        score_survival(models, table),
-        models,
-        load_cutpoints(args.survival_models),
-        params.horizons_months,
-        params.uno_tau_months,
-        params.seed,
-        params.bootstrap_reps,
-        read_truth(args.truth),
-    )
+    doc = evaluate_saved(score_survival(models, table), args.survival_models, params, read_truth(args.truth))
     write_json(args.out, doc, default=float)
     print("\n".join(summary_lines(doc)))
     print(f"metrics: {args.out}")

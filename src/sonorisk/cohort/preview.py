@@ -29,7 +29,7 @@ def outline_of(mask: np.ndarray) -> np.ndarray:
     return mask & ~binary_erosion(mask)
 
 
-def _tile(row: dict, tile: int) -> Image.Image:
+def _tile(row: dict, tile: int, outcome: str | None, marks: tuple[str, str, str]) -> Image.Image:
     grey, _ = decode_image(row["image_png"])
     rgb = np.repeat(grey.astype(np.uint8)[:, :, None], 3, axis=2)
     if row.get("mask_reader2_png"):
@@ -41,21 +41,28 @@ def _tile(row: dict, tile: int) -> Image.Image:
     image.thumbnail((tile, tile))
     canvas = Image.new("RGB", (tile, tile), (0, 0, 0))
     canvas.paste(image, ((tile - image.width) // 2, (tile - image.height) // 2))
-    outcome = {True: "BM+", False: "BM-", None: "BM ?"}[row.get("brain_metastasis")]
-    caption = f"{row['patient_id']} {row.get('molecular_subtype') or ''} {row.get('tumor_size_mm') or ''}mm {outcome}"
+    label = {True: marks[0], False: marks[1], None: marks[2]}[row.get(outcome) if outcome else None]
+    caption = f"{row['patient_id']} {row.get('molecular_subtype') or ''} {row.get('tumor_size_mm') or ''}mm {label}"
     ImageDraw.Draw(canvas).text((4, tile - 14), caption, fill=(255, 255, 255))
     return canvas
 
 
-def write_previews(cohort_path: Path, out_dir: Path, per_centre: int = 16) -> list[Path]:
-    """Write one 4x4 montage per centre (the first ``per_centre`` cases) to ``out_dir``."""
+def write_previews(
+    cohort_path: Path,
+    out_dir: Path,
+    outcome: str | None = None,
+    marks: tuple[str, str, str] = ("+", "-", "?"),
+    per_centre: int = 16,
+) -> list[Path]:
+    """Write one 4x4 montage per centre (the first ``per_centre`` cases) to ``out_dir``; each case's
+    caption ends with ``marks`` (positive, negative, unknown) for its ``outcome`` column."""
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = [
         "patient_id",
         "center",
         "molecular_subtype",
         "tumor_size_mm",
-        "brain_metastasis",
+        *([outcome] if outcome else []),
         "image_png",
         "mask_png",
     ]
@@ -74,7 +81,7 @@ def write_previews(cohort_path: Path, out_dir: Path, per_centre: int = 16) -> li
     for centre, rows in sorted(picked.items()):
         sheet = Image.new("RGB", (side * TILE, side * TILE), (20, 20, 20))
         for k, row in enumerate(rows):
-            sheet.paste(_tile(row, TILE), ((k % side) * TILE, (k // side) * TILE))
+            sheet.paste(_tile(row, TILE, outcome, marks), ((k % side) * TILE, (k // side) * TILE))
         path = out_dir / f"preview_centre_{centre}.png"
         with atomic_path(path, keep_suffix=True) as partial:
             sheet.save(partial)

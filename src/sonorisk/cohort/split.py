@@ -97,7 +97,7 @@ def assign_splits(
 
     Args:
         table: validated cohort rows (needs patient_id, cohort_id, center and ``outcome``).
-        outcome: the outcome column (``brain_metastasis``, or e.g. ``malignant`` for ingested data).
+        outcome: the outcome column (``study.outcome``).
         development_centre: the centre models are developed on.
         external_centres: centres kept for external validation.
         internal_fraction: share of the development centre held out for internal validation.

@@ -12,6 +12,7 @@ a null ``dl_score`` and the reason in ``crop_error``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from sonorisk.atomic_file import write_parquet
@@ -153,6 +153,19 @@ def scoring_dataset(cohort_paths: list[Path], model_dir: Path, plan: ScoringPlan
     )
 
 
+class _DropNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Progress bars disabled")
+
+
+_NO_BARS_NOTICE = _DropNotice()
+
+
+def _empty_output() -> pa.Table:
+    types = {"dl_score": pa.float64()}
+    return pa.schema([pa.field(c, types.get(c, pa.string())) for c in OUTPUT_COLUMNS]).empty_table()
+
+
 def _nulls_for_missing(table: pa.Table) -> pa.Table:
     """No score -> null dl_score (not NaN); no problem -> null crop_error (not ""), for SQL-minded readers."""
     score = table.column("dl_score")
@@ -209,25 +222,33 @@ def score_cohorts(
         Counts (rows, scored, unscorable) and the plan used.
     """
     import ray
+    from tqdm import tqdm
 
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
-    context.enable_progress_bars = progress  # a night job's log wants no redrawn bars
+    # One progress line of our own: Ray Data's bars (or, off a terminal, its INFO progress lines every
+    # few seconds) and its plan logging would flood a night job's log.
+    context.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    notices = logging.getLogger("ray.data._internal.progress")  # "progress bars disabled": ours is on
+    if _NO_BARS_NOTICE not in notices.filters:
+        notices.addFilter(_NO_BARS_NOTICE)
     rows = sum(pq.read_metadata(path).num_rows for path in cohort_paths)
     plan = plan_resources(batch_size, actors, rows)
     inputs = out.with_name(out.name + ".inputs")
-    staging = out.with_name(out.name + ".parts")
-    for folder in (inputs, staging):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(inputs, ignore_errors=True)
+    parts = []
     try:
         ds = scoring_dataset(read_parts(cohort_paths, inputs), model_dir, plan)
-        ds.write_parquet(str(staging))
+        with tqdm(total=rows, unit="image", desc="dl_score", disable=not progress, mininterval=5) as bar:
+            for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                parts.append(batch.select(OUTPUT_COLUMNS))
+                bar.update(batch.num_rows)
     finally:
         shutil.rmtree(inputs, ignore_errors=True)
-    table = pads.dataset(str(staging), format="parquet").to_table(columns=OUTPUT_COLUMNS)
+    table = pa.concat_tables(parts) if parts else _empty_output()
     table = _nulls_for_missing(table.sort_by([("cohort_id", "ascending"), ("patient_id", "ascending")]))
     write_parquet(table, out, compression="snappy")
-    shutil.rmtree(staging)
 
     unscorable = table.column("dl_score").null_count
     return {

@@ -16,8 +16,8 @@ from sonorisk.evaluation.results import cohorts
 from sonorisk.evaluation.survival_metrics import ScoredModel, cohort_metrics, km_by_group
 from sonorisk.evaluation.survival_report import LABELS
 from sonorisk.fusion.score_table import KEY
-from sonorisk.fusion.survival import FAMILIES, SurvivalModel
-from sonorisk.fusion.survival_job import FOLLOWUP, GROUP_HORIZON, risk_column, risk_groups
+from sonorisk.fusion.survival import FAMILIES, SurvivalModel, SurvivalParams
+from sonorisk.fusion.survival_job import FOLLOWUP, GROUP_HORIZON, load_cutpoints, load_models, risk_column, risk_groups
 
 ORACLE_COLUMNS = ["true_probability", "true_risk_24m", "true_risk_36m"]
 
@@ -65,6 +65,26 @@ def evaluate_survival(
         metrics["km_by_risk_group"] = km_by_group(event, time, groups)
         out["cohorts"][name] = metrics
     return out
+
+
+def evaluate_saved(
+    scored: pl.DataFrame,
+    model_dir: Path,
+    params: SurvivalParams,
+    truth: tuple[pl.DataFrame, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``evaluate_survival`` with the families and risk-group cut-points saved in ``model_dir`` and the
+    ``survival:`` section's horizons, tau, seed and bootstrap: the one call of the stage and the CLI."""
+    return evaluate_survival(
+        scored,
+        load_models(model_dir),
+        load_cutpoints(model_dir),
+        params.horizons_months,
+        params.uno_tau_months,
+        params.seed,
+        params.bootstrap_reps,
+        truth,
+    )
 
 
 def read_truth(paths: Sequence[Path]) -> tuple[pl.DataFrame, dict[str, Any]] | None:

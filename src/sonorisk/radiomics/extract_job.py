@@ -18,7 +18,8 @@ from sonorisk.atomic_file import write_json
 from sonorisk.cohort.split import TRAINING
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.radiomics.extract import feature_names
-from sonorisk.radiomics.fanout import extract_with_ray, feature_schema, write_feature_table
+from sonorisk.radiomics.fanout import extract_with_ray
+from sonorisk.radiomics.feature_table import feature_schema, write_feature_table
 from sonorisk.radiomics.perturbation import PerturbationSettings
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.runtime import ray_session

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sonorisk.atomic_file import write_parquet
 from sonorisk.parquet_stream import open_for_streaming
-from sonorisk.provenance import code_sha256, package_versions, python_version
 from sonorisk.radiomics.extract import STATUS_FAILED, Transform, build_extractor, extract_record, feature_names
+from sonorisk.radiomics.feature_table import ID_COLUMNS, OrderedRecords, feature_schema, pyradiomics_version
 from sonorisk.radiomics.perturbation import PerturbationSettings, perturb
 from sonorisk.radiomics.settings import RadiomicsSettings
 
-ID_COLUMNS = ["patient_id", "cohort_id", "center"]
 TASK_MEMORY_BYTES = 400 * 1024**2  # one pyradiomics case on a ~400 x 400 frame peaks well below this
 TASK_RETRIES = 2
 
@@ -43,37 +40,6 @@ class ExtractionRun:
 
     table: pa.Table
     nodes: Counter[str] = field(default_factory=Counter)
-
-
-META_COLUMNS = [*ID_COLUMNS, "mask_source", "status", "error", "roi_pixels", "settings_sha256", "pyradiomics_version"]
-
-
-@lru_cache(maxsize=1)
-def _pyradiomics_version() -> str:
-    try:
-        return metadata.version("pyradiomics-bhklab")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def feature_schema(names: list[str], perturbed: bool = False) -> pa.Schema:
-    """Identity and provenance columns first, then one float column per feature."""
-    fields = [pa.field(c, pa.int64() if c == "roi_pixels" else pa.string()) for c in META_COLUMNS]
-    if perturbed:
-        fields.append(pa.field("perturbation", pa.int64()))
-    return pa.schema(fields + [pa.field(n, pa.float64()) for n in names])
-
-
-def provenance(settings: RadiomicsSettings) -> dict[str, Any]:
-    """Versions, settings hash and code hash for Parquet schema metadata."""
-    versions = package_versions(("pyradiomics-bhklab", "numpy", "SimpleITK", "PyWavelets", "ray", "pyarrow"))
-    return {
-        "settings_sha256": settings.sha256,
-        "settings_source": Path(settings.source).name,
-        "versions": versions,
-        "python": python_version(),
-        "code_sha256": code_sha256(),
-    }
 
 
 def _case_rows(
@@ -106,7 +72,7 @@ def _records(rows: list[dict[str, Any]], params: dict[str, Any], mask_column: st
             {c: row[c] for c in ID_COLUMNS},
             mask_source=mask_column,
             settings_sha256=sha,
-            pyradiomics_version=_pyradiomics_version(),
+            pyradiomics_version=pyradiomics_version(),
         )
         out.append(record)
     return out
@@ -170,7 +136,7 @@ def extract_with_ray(
     total = _count(cohort_path, keep, copies)
     label = f"radiomics ({mask_column}{', perturbed' if perturbation is not None else ''})"
     bar = tqdm(total=total, unit="case", desc=label, disable=not progress)
-    results = _OrderedRecords(feature_schema(names, perturbed=perturbation is not None))
+    results = OrderedRecords(feature_schema(names, perturbed=perturbation is not None))
     nodes: Counter[str] = Counter()
     cases = _indexed_cases(cohort_path, mask_column, keep, perturbation)
     lock = threading.Lock()
@@ -224,7 +190,7 @@ def extract_with_ray(
                         "error": failure,
                         "roi_pixels": None,
                         "settings_sha256": settings.sha256,
-                        "pyradiomics_version": _pyradiomics_version(),
+                        "pyradiomics_version": pyradiomics_version(),
                     }
                     for _, row in chunk
                 ]
@@ -250,44 +216,6 @@ def extract_with_ray(
     return ExtractionRun(results.table(), nodes)
 
 
-class _OrderedRecords:
-    """Records that arrive out of order, kept in input order as Arrow batches.
-
-    A case's record is a dict of ~1,000 Python floats (~100 KB); Arrow holds the same row in ~8 KB.
-    Records wait as dicts only until every earlier case has arrived, so the driver's memory stays
-    flat however large the cohort (10,000 cases as dicts would be ~1 GB).
-    """
-
-    def __init__(self, schema: pa.Schema, flush_rows: int = 256) -> None:
-        self.schema = schema
-        self.flush_rows = flush_rows
-        self.waiting: dict[int, dict[str, Any]] = {}
-        self.ready: list[dict[str, Any]] = []
-        self.batches: list[pa.RecordBatch] = []
-        self.next_index = 0
-        self.lock = threading.Lock()  # the warm-start thread and the collector may add at once
-
-    def __setitem__(self, index: int, record: dict[str, Any]) -> None:
-        with self.lock:
-            self.waiting[index] = record
-            while self.next_index in self.waiting:
-                self.ready.append(self.waiting.pop(self.next_index))
-                self.next_index += 1
-            if len(self.ready) >= self.flush_rows:
-                self._flush()
-
-    def _flush(self) -> None:
-        if self.ready:
-            self.batches.append(pa.RecordBatch.from_pylist(self.ready, schema=self.schema))
-            self.ready = []
-
-    def table(self) -> pa.Table:
-        if self.waiting:
-            raise RuntimeError(f"cases {sorted(self.waiting)[:5]} arrived but case {self.next_index} never did")
-        self._flush()
-        return pa.Table.from_batches(self.batches, schema=self.schema)
-
-
 def _indexed_cases(
     cohort_path: Path,
     mask_column: str,
@@ -304,12 +232,3 @@ def _indexed_cases(
             for k in range(perturbation.count):
                 yield index, row | {"perturbation": k, "perturbation_settings": perturbation.as_dict()}
                 index += 1
-
-
-def write_feature_table(
-    table: pa.Table, path: Path, settings: RadiomicsSettings, extra: dict[str, Any] | None = None
-) -> None:
-    """Write features with provenance (and ``extra``, e.g. perturbation settings) in the Parquet
-    schema metadata."""
-    meta = {b"sonorisk.radiomics": json.dumps(provenance(settings) | (extra or {}), sort_keys=True).encode()}
-    write_parquet(table.replace_schema_metadata(meta), path)

@@ -22,7 +22,7 @@ from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.cohort.split import TRAINING
 from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.modelling.xgb import XgbGrid, XgbSearch
-from sonorisk.radiomics.fanout import META_COLUMNS
+from sonorisk.radiomics.feature_table import META_COLUMNS
 from sonorisk.radiomics.model_fit import FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.models import MODEL_NAMES
 from sonorisk.radiomics.screening import ScreeningParams

@@ -13,11 +13,13 @@ rows PSI measures sampling noise, not drift.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from sonorisk.contracts.schema import ROW_KEY
 from sonorisk.stats.psi import psi, reference_of
 
 REFERENCE_FILE = "drift/reference.json"
@@ -29,6 +31,24 @@ GROUPS = ("image feature", "clinical field", "score")
 
 def _values(frame: pl.DataFrame, column: str) -> list[Any]:
     return frame[column].to_list()
+
+
+def development_reference(
+    split: Path, features: Path, validated: Sequence[Path], scores: Path, read: list[str], fields: list[str]
+) -> dict[str, Any]:
+    """``build_reference`` on the development rows (training + internal validation): the radiomics
+    features the models ``read``, the clinical ``fields`` they read, and every model's score."""
+    development = pl.read_parquet(split).filter(pl.col("split") != "external").select(ROW_KEY)
+    feature_frame = pl.read_parquet(features, columns=[*ROW_KEY, *read]).join(development, on=ROW_KEY)
+    clinical = pl.concat(
+        [
+            pl.read_parquet(p, columns=[c for c in (*ROW_KEY, *fields) if c in pl.read_parquet_schema(p)])
+            for p in validated
+        ],
+        how="diagonal_relaxed",
+    ).join(development, on=ROW_KEY)
+    score_frame = pl.read_parquet(scores).join(development, on=ROW_KEY)
+    return build_reference(feature_frame, clinical, score_frame, read, fields)
 
 
 def build_reference(

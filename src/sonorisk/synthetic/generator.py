@@ -55,6 +55,8 @@ from sonorisk.synthetic.tissue import breast_background, insert_lesion
 
 # v2: an event after the data cut is censored there (v1 recorded it as an event at the cut).
 GENERATOR_VERSION = "2"
+OUTCOME = "brain_metastasis"  # the label column the generator writes
+PREVIEW_MARKS = ("BM+", "BM-", "BM ?")  # how preview captions mark it
 CHUNK_ROWS = 64
 # A data cut fixed in the generator (not "today") keeps files byte-identical across days.
 DATA_CUT = dt.date(2026, 6, 30)

@@ -1,0 +1,32 @@
+"""The bundle stage's job: the training distribution of every model input (for drift), then every
+model file, the settings and contracts in force and the manifest, written as one bundle."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sonorisk import paths
+from sonorisk.atomic_file import write_json
+from sonorisk.bundle import inputs_read, model_inputs, pipeline_provenance, pipeline_sources, write_bundle
+from sonorisk.risk.drift import REFERENCE_FILE, development_reference
+
+
+def bundle_job(radiomics_settings: Path, outcome: str, followup_column: str) -> dict[str, Any]:
+    """Build ``models/bundle`` from the pipeline's outputs; returns its manifest."""
+    inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
+    reference = development_reference(
+        paths.SPLIT_FILE,
+        paths.RADIOMICS_FEATURES,
+        paths.validated_cohorts(),
+        paths.FUSION_SCORES,
+        inputs_read(inputs, "radiomics"),
+        inputs_read(inputs, "fields"),
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        sources = pipeline_sources(radiomics_settings) | {
+            REFERENCE_FILE: write_json(Path(scratch) / "reference.json", reference)
+        }
+        provenance = pipeline_provenance(inputs, outcome, followup_column)
+        return write_bundle(paths.BUNDLE_DIR, sources, provenance)
