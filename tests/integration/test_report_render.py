@@ -95,7 +95,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "fusion_risk": model.thresholds["youden"],
     }
     (root / "model" / THRESHOLDS_FILE).write_text(json.dumps(thresholds))
-    risk = model.risk(rows, scores)
+    risk = model.predict_proba(rows, scores)
     table = table.with_columns(
         pl.Series("fusion_raw", np.log(risk / (1 - risk))),
         pl.Series("fusion_risk", risk),

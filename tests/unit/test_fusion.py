@@ -27,8 +27,8 @@ def test_platt_recovers_the_generating_intercept_and_slope() -> None:
 def test_isotonic_is_the_pool_adjacent_violators_solution() -> None:
     # Hand PAV: y = 0 1 0 1 at raw 1..4 -> the violating pair (1, 0) pools to 0.5: 0, .5, .5, 1.
     iso = IsotonicCalibrator.fit(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 1, 0, 1]))
-    assert iso.apply(np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [0.0, 0.5, 0.5, 1.0]
-    assert iso.apply(np.array([-10.0, 10.0])).tolist() == [0.0, 1.0]  # flat outside the knots
+    assert iso.predict_proba(np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [0.0, 0.5, 0.5, 1.0]
+    assert iso.predict_proba(np.array([-10.0, 10.0])).tolist() == [0.0, 1.0]  # flat outside the knots
 
 
 def test_calibration_choice_prefers_isotonic_for_a_step_shaped_truth() -> None:
@@ -67,7 +67,7 @@ def fitted():
 
 def test_fusion_beats_every_single_input_and_approaches_the_true_model(fitted) -> None:
     rows, rad, dl, y, true_logit = _patients(5000, seed=6)  # new patients
-    risk = fitted.model.risk(rows, {"rad_score": rad, "dl_score": dl})
+    risk = fitted.model.predict_proba(rows, {"rad_score": rad, "dl_score": dl})
     fused = auc(y, risk)
     assert fused > auc(y, rad) and fused > auc(y, dl) and fused > auc(y, -np.array([r["age"] for r in rows]))
     assert fused >= 0.95 * auc(y, true_logit)
@@ -98,23 +98,23 @@ def test_model_files_round_trip_and_contributions_add_up_to_the_raw_score(kind: 
     assert model.kind == kind
     model.save(tmp_path)
     again = FusionModel.load(tmp_path)
-    assert np.array_equal(again.risk(rows, scores), model.risk(rows, scores))
-    z = again.design(rows, scores)
+    assert np.array_equal(again.predict_proba(rows, scores), model.predict_proba(rows, scores))
+    z = again.matrix(rows, scores)
     contributions, base = again.contributions(z)
     assert contributions.shape == (len(rows), len(again.columns))
-    assert np.allclose(contributions.sum(axis=1) + base, again.raw_from_design(z), atol=1e-4)
+    assert np.allclose(contributions.sum(axis=1) + base, again.head.raw(z), atol=1e-4)
 
 
 def test_missing_scores_are_filled_with_the_training_medians(fitted) -> None:
     rows, rad, dl, _, _ = _patients(3, seed=9)
     model = fitted.model
     gaps = {"rad_score": np.array([np.nan, rad[1], rad[2]]), "dl_score": np.array([dl[0], np.nan, dl[2]])}
-    median_dl = 1 / (1 + np.exp(-model.score_fill["dl_logit"]))  # the DL median, back on the probability scale
+    median_dl = 1 / (1 + np.exp(-model.design.score_fill["dl_logit"]))  # the DL median, back on the probability scale
     filled = {
-        "rad_score": np.array([model.score_fill["rad_score"], rad[1], rad[2]]),
+        "rad_score": np.array([model.design.score_fill["rad_score"], rad[1], rad[2]]),
         "dl_score": np.array([dl[0], median_dl, dl[2]]),
     }
-    assert np.allclose(model.design(rows, gaps), model.design(rows, filled))
+    assert np.allclose(model.matrix(rows, gaps), model.matrix(rows, filled))
 
 
 def test_a_larger_score_scale_weakens_the_penalty_on_the_scores(fitted) -> None:
@@ -127,7 +127,7 @@ def test_a_larger_score_scale_weakens_the_penalty_on_the_scores(fitted) -> None:
         params = FusionParams(seed=3, logistic_cs=(0.01,), score_scales=(scale,), xgb_grid=XgbGrid(n_estimators=()))
         m = fit_fusion(rows, scores, y, params).model
         assert m.selection["best"]["score_scale"] == scale
-        per_sd = np.asarray(m.coefficients) / np.asarray(m.stds)  # effect per unit of the raw column
+        per_sd = np.asarray(m.head.coefficients) / np.asarray(m.design.stds)  # effect per unit of the raw column
         weights[scale] = abs(per_sd[-1]) / abs(per_sd[m.columns.index("age")])
     assert weights[3.0] > weights[1.0]
 

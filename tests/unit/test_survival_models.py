@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from sonorisk.fusion.heads import LinearHead
 from sonorisk.fusion.survival import SurvivalModel, SurvivalParams, fit_survival
 from sonorisk.fusion.survival_job import SurvivalInputs, read_followup, run_survival
 from sonorisk.modelling.cox import CoxBoostSetting
@@ -48,17 +49,17 @@ def test_cox_rad_score_recovers_the_true_absolute_risk_and_round_trips(tmp_path:
     model = fitted.model
     assert model.kind == "cox"
     # One standardised column: coefficient = 1.0 * SD(rad_score) ~ 1 (the true log-hazard ratio).
-    assert model.coefficients is not None and model.coefficients[0] == pytest.approx(1.0, abs=0.08)
+    assert isinstance(model.head, LinearHead) and model.head.coefficients[0] == pytest.approx(1.0, abs=0.08)
     true_24 = 1.0 - np.exp(-hazard * 24.0)
-    predicted = model.risk_at(rows, scores, 24.0)
+    predicted = model.predict_risk(rows, scores, 24.0)
     assert np.abs(predicted - true_24).mean() < 0.02
-    assert (model.risk_at(rows, scores, 36.0) >= predicted).all()
+    assert (model.predict_risk(rows, scores, 36.0) >= predicted).all()
 
     files = model.save(tmp_path)
     assert [f.name for f in files] == ["survival_rad.json"]
     again = SurvivalModel.load(tmp_path, "survival_rad")
-    assert np.array_equal(again.log_hazard(rows, scores), model.log_hazard(rows, scores))
-    assert np.array_equal(again.risk_at(rows, scores, 24.0), predicted)
+    assert np.array_equal(again.decision_function(rows, scores), model.decision_function(rows, scores))
+    assert np.array_equal(again.predict_risk(rows, scores, 24.0), predicted)
 
 
 def test_boosted_cox_is_saved_as_ubj_and_predicts_the_same_after_loading(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_boosted_cox_is_saved_as_ubj_and_predicts_the_same_after_loading(tmp_pat
     assert model.kind == "xgb_cox"
     assert sorted(f.name for f in model.save(tmp_path)) == ["survival_clinical.json", "survival_clinical.ubj"]
     again = SurvivalModel.load(tmp_path, "survival_clinical")
-    assert np.allclose(again.log_hazard(rows, scores), model.log_hazard(rows, scores), rtol=0, atol=1e-6)
+    assert np.allclose(again.decision_function(rows, scores), model.decision_function(rows, scores), rtol=0, atol=1e-6)
 
 
 def test_the_family_choice_is_the_best_cross_validated_harrell_c() -> None:

@@ -57,7 +57,7 @@ def shap_outputs(
 ) -> Figure:
     """SHAP values of the fusion model for every row, over the inputs the study has: an image-only
     study's fusion carries no clinical column worth a row (its encoder saw none)."""
-    z = model.design(everyone.to_dicts(), score_columns(everyone, model.score_inputs))
+    z = model.matrix(everyone.to_dicts(), score_columns(everyone, model.score_inputs))
     contributions, base = model.contributions(z)
     clinical = len(model.encoder.columns)
     shown = [j for j in range(len(model.columns)) if has_clinical or j >= clinical]

@@ -9,9 +9,9 @@ Example:
     >>> raw = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
     >>> y = np.array([0, 0, 1, 0, 1, 1])
     >>> platt = PlattCalibrator.fit(raw, y)
-    >>> bool(np.all(np.diff(platt.apply(raw)) > 0))
+    >>> bool(np.all(np.diff(platt.predict_proba(raw)) > 0))
     True
-    >>> IsotonicCalibrator.fit(raw, y).apply(np.array([-5.0, 5.0])).tolist()
+    >>> IsotonicCalibrator.fit(raw, y).predict_proba(np.array([-5.0, 5.0])).tolist()
     [0.0, 1.0]
 """
 
@@ -44,11 +44,15 @@ class PlattCalibrator:
         )
         return cls(float(fit.intercept_[0]), float(fit.coef_[0, 0]))
 
-    def apply(self, raw: np.ndarray) -> np.ndarray:
+    def predict_proba(self, raw: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(self.a + self.b * np.asarray(raw, dtype=np.float64))))
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "a": self.a, "b": self.b}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PlattCalibrator:
+        return cls(float(raw["a"]), float(raw["b"]))
 
 
 @dataclass(frozen=True)
@@ -68,27 +72,34 @@ class IsotonicCalibrator:
         )
         return cls(tuple(float(v) for v in fit.X_thresholds_), tuple(float(v) for v in fit.y_thresholds_))
 
-    def apply(self, raw: np.ndarray) -> np.ndarray:
+    def predict_proba(self, raw: np.ndarray) -> np.ndarray:
         return np.interp(np.asarray(raw, dtype=np.float64), np.asarray(self.x), np.asarray(self.y))
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "x": list(self.x), "y": list(self.y)}
 
-
-def calibrator_from_dict(raw: dict[str, Any]) -> PlattCalibrator | IsotonicCalibrator:
-    if raw["method"] == "platt":
-        return PlattCalibrator(float(raw["a"]), float(raw["b"]))
-    if raw["method"] == "isotonic":
-        return IsotonicCalibrator(tuple(raw["x"]), tuple(raw["y"]))
-    raise ValueError(f"unknown calibration method {raw['method']!r}")
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> IsotonicCalibrator:
+        return cls(tuple(raw["x"]), tuple(raw["y"]))
 
 
-_FITTERS: dict[str, Any] = {"platt": PlattCalibrator.fit, "isotonic": IsotonicCalibrator.fit}
+Calibrator = PlattCalibrator | IsotonicCalibrator
+# method -> calibrator; the first wins a tie of cross-validated Brier scores (two parameters)
+CALIBRATORS: dict[str, type[PlattCalibrator] | type[IsotonicCalibrator]] = {
+    "platt": PlattCalibrator,
+    "isotonic": IsotonicCalibrator,
+}
+
+
+def calibrator_from_dict(raw: dict[str, Any]) -> Calibrator:
+    if raw["method"] not in CALIBRATORS:
+        raise ValueError(f"unknown calibration method {raw['method']!r} (known: {', '.join(CALIBRATORS)})")
+    return CALIBRATORS[raw["method"]].from_dict(raw)
 
 
 def choose_calibrator(
     raw: np.ndarray, labels: np.ndarray, folds: int, seed: int, groups: Sequence[str] | None = None
-) -> tuple[PlattCalibrator | IsotonicCalibrator, dict[str, float]]:
+) -> tuple[Calibrator, dict[str, float]]:
     """Cross-validated Brier score of each method on ``raw``; the winner refitted on all of it.
 
     Returns the fitted calibrator and {method: CV Brier}. Ties go to Platt (two parameters).
@@ -97,10 +108,10 @@ def choose_calibrator(
     raw = np.asarray(raw, dtype=np.float64)
     splits = stratified_folds(y, folds, seed, groups)
     cv_brier = {}
-    for method, fitter in _FITTERS.items():
+    for method, kind in CALIBRATORS.items():
         held_out = np.empty(y.size)
         for train, test in splits:
-            held_out[test] = fitter(raw[train], y[train]).apply(raw[test])
+            held_out[test] = kind.fit(raw[train], y[train]).predict_proba(raw[test])
         cv_brier[method] = brier(y, held_out)
-    best = min(cv_brier, key=lambda m: (cv_brier[m], m != "platt"))
-    return _FITTERS[best](raw, y), cv_brier
+    best = min(cv_brier, key=lambda m: (cv_brier[m], list(CALIBRATORS).index(m)))
+    return CALIBRATORS[best].fit(raw, y), cv_brier

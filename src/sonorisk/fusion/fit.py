@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from sonorisk.fusion.calibration import choose_calibrator
-from sonorisk.fusion.model import SCORE_INPUTS, FusionModel, score_matrix
+from sonorisk.fusion.design import SCORE_INPUTS, InputDesign
+from sonorisk.fusion.heads import BoosterHead, LinearHead
+from sonorisk.fusion.model import FusionModel
 from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_encoding import ClinicalEncoder
 from sonorisk.modelling.folds import Fold, stratified_folds
@@ -115,16 +117,9 @@ def fit_fusion(
     if min(int(y.sum()), int((~y).sum())) < 2:
         raise ValueError("fusion needs at least two training patients of each outcome")
     inputs = [name for name in scores if name in SCORE_INPUTS]
-    encoder = ClinicalEncoder.fit(rows)
-    raw_scores = score_matrix(scores, inputs)
-    fill = {}
-    for j, name in enumerate(inputs):
-        observed = raw_scores[:, j][~np.isnan(raw_scores[:, j])]
-        fill[SCORE_INPUTS[name][0]] = float(np.median(observed)) if observed.size else 0.0
-    x = np.column_stack([encoder.transform(rows), score_matrix(scores, inputs, fill)])
-    means, stds = x.mean(axis=0), x.std(axis=0)
-    stds = np.where(stds > 0, stds, 1.0)
-    n_clinical = len(encoder.columns)
+    design, x = InputDesign.fit(ClinicalEncoder.fit(rows), rows, scores, inputs)
+    means, stds = np.asarray(design.means), np.asarray(design.stds)
+    n_clinical = design.clinical_width
     z_by_scale = {}
     for scale in params.score_scales or (1.0,):
         scaled = stds.copy()
@@ -149,23 +144,27 @@ def fit_fusion(
     best_auc, _, best_trial, make_best, oof_raw = _select(candidates, y)
 
     calibrator, cv_brier = choose_calibrator(oof_raw, y, params.calibration_folds, params.seed, groups)
-    oof_risk = calibrator.apply(oof_raw)
+    oof_risk = calibrator.predict_proba(oof_raw)
     thresholds = {
         "youden": youden_threshold(y, oof_risk),
         "high_sensitivity": sensitivity_threshold(y, oof_risk, params.min_sensitivity),
     }
     chosen_stds, chosen_z = z_by_scale[best_trial["score_scale"]]
     final = make_best().fit(chosen_z, y)
+    linear = best_trial["kind"] == "logistic"
+    design.stds = chosen_stds.tolist()
     model = FusionModel(
         kind=best_trial["kind"],
-        encoder=encoder,
-        score_inputs=inputs,
-        score_fill=fill,
-        means=means.tolist(),
-        stds=chosen_stds.tolist(),
+        design=design,
+        head=LinearHead(final.coef_[0].tolist(), float(final.intercept_[0]))
+        if linear
+        else BoosterHead(final.get_booster()),
         calibrator=calibrator,
         thresholds=thresholds,
         min_sensitivity=params.min_sensitivity,
+        xgb_params={}
+        if linear
+        else {k: v for k, v in best_trial.items() if k not in ("kind", "cv_auc", "score_scale")},
         selection={
             "cv_folds": len(folds),
             "best": best_trial,
@@ -175,10 +174,4 @@ def fit_fusion(
             "training_positive": int(y.sum()),
         },
     )
-    if model.kind == "logistic":
-        model.coefficients = final.coef_[0].tolist()
-        model.intercept = float(final.intercept_[0])
-    else:
-        model.booster = final.get_booster()
-        model.xgb_params = {k: v for k, v in best_trial.items() if k not in ("kind", "cv_auc", "score_scale")}
     return FusionFit(model, oof_raw, oof_risk, trials)

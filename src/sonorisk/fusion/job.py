@@ -58,7 +58,7 @@ def run_fusion(inputs: FusionInputs, params: FusionParams, model_dir: Path, scor
     files = model.save(model_dir)
     files.append(_save_single_source_thresholds(train, model, model_dir))
 
-    raw = model.raw(clinical_rows(table), score_columns(table, model.score_inputs))
+    raw = model.decision_function(clinical_rows(table), score_columns(table, model.score_inputs))
     raw[training] = fitted.oof_raw  # training patients: out-of-fold, like every other score they carry
     out = fused_table(table, model, raw)
     write_parquet(out, scores_out)

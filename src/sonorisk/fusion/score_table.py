@@ -111,7 +111,7 @@ def fusion_notes(table: pl.DataFrame, names: Sequence[str]) -> list[str | None]:
 def fused_table(table: pl.DataFrame, model: FusionModel, raw: np.ndarray) -> pl.DataFrame:
     """The score table: ``table``'s identity, split, outcome and single-source scores, then the
     fusion model's raw score, calibrated risk, risk group and a note on imputed inputs."""
-    risk = model.calibrate(raw)
+    risk = model.calibrator.predict_proba(raw)
     return table.select(TABLE_COLUMNS).with_columns(
         pl.Series("fusion_raw", raw),
         pl.Series("fusion_risk", risk),

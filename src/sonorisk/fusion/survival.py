@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from sonorisk.atomic_file import write_json
-from sonorisk.fusion.model import SCORE_INPUTS, score_matrix
-from sonorisk.modelling import xgb
+from sonorisk.fusion.design import InputDesign
+from sonorisk.fusion.heads import BoosterHead, DesignedModel, LinearHead, head_from_dict
 from sonorisk.modelling.clinical_encoding import ClinicalEncoder
 from sonorisk.modelling.cox import Baseline, CoxBoostSetting, fit_cox, fit_xgb_cox, xgb_log_hazard
 from sonorisk.modelling.folds import stratified_folds
@@ -57,56 +57,28 @@ class SurvivalParams:
 
 
 @dataclass
-class SurvivalModel:
+class SurvivalModel(DesignedModel):
     family: str
-    kind: str  # "cox" or "xgb_cox"
-    encoder: ClinicalEncoder | None
-    score_inputs: list[str]
-    score_fill: dict[str, float]
-    means: list[float]
-    stds: list[float]
+    kind: str  # a key of heads.HEADS: "cox" or "xgb_cox"
+    design: InputDesign
+    head: LinearHead | BoosterHead
     baseline: Baseline
-    coefficients: list[float] | None = None
-    booster: Any = None
     params: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def columns(self) -> list[str]:
-        clinical = self.encoder.columns if self.encoder is not None else []
-        return [*clinical, *(SCORE_INPUTS[s][0] for s in self.score_inputs)]
-
-    def design(self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        x = _raw_design(self.encoder, rows, scores, self.score_inputs, self.score_fill)
-        return (x - np.asarray(self.means)) / np.asarray(self.stds)
-
-    def log_hazard(self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Log relative hazard per row (higher = earlier brain metastasis)."""
-        z = self.design(rows, scores)
-        if self.kind == "cox":
-            return z @ np.asarray(self.coefficients, dtype=np.float64)
-        return xgb_log_hazard(self.booster, z)
-
-    def risk_at(
+    def predict_risk(
         self, rows: Sequence[Mapping[str, Any]], scores: Mapping[str, np.ndarray], horizon: float
     ) -> np.ndarray:
         """Absolute risk of the event within ``horizon`` months per row."""
-        return self.baseline.risk_at(self.log_hazard(rows, scores), horizon)
+        return self.baseline.risk_at(self.decision_function(rows, scores), horizon)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.family,
             "kind": self.kind,
-            "columns": self.columns,
-            "encoder": None if self.encoder is None else json.loads(self.encoder.to_json()),
-            "score_inputs": self.score_inputs,
-            "score_fill": self.score_fill,
-            "means": self.means,
-            "stds": self.stds,
-            "coefficients": None
-            if self.coefficients is None
-            else dict(zip(self.columns, self.coefficients, strict=True)),
-            "booster_file": f"{self.family}.ubj" if self.kind == "xgb_cox" else None,
+            **self.design.to_dict(),
+            **self.head.to_dict(self.columns),
+            "booster_file": f"{self.family}.ubj" if isinstance(self.head, BoosterHead) else None,
             "params": self.params,
             "baseline": self.baseline.to_dict(),
             "selection": self.selection,
@@ -114,13 +86,8 @@ class SurvivalModel:
 
     def save(self, folder: Path) -> list[Path]:
         """``<family>.json`` (and ``<family>.ubj`` for a booster); returns the files written."""
-        written = [write_json(folder / f"{self.family}.json", self.to_dict())]
-        booster_path = folder / f"{self.family}.ubj"
-        if self.kind == "xgb_cox":
-            written.append(xgb.save_booster(self.booster, booster_path))
-        else:
-            booster_path.unlink(missing_ok=True)
-        return written
+        card = write_json(folder / f"{self.family}.json", self.to_dict())
+        return [card, *self.head.save(folder / f"{self.family}.ubj")]
 
     @classmethod
     def load(cls, folder: Path, family: str) -> SurvivalModel:
@@ -128,35 +95,15 @@ class SurvivalModel:
         if not path.is_file():
             raise FileNotFoundError(f"no survival model {family} at {path}: run `dvc repro survival`")
         raw = json.loads(path.read_text())
-        encoder = None if raw["encoder"] is None else ClinicalEncoder.from_json(json.dumps(raw["encoder"]))
-        coefficients = raw["coefficients"]
         return cls(
             family=raw["family"],
             kind=raw["kind"],
-            encoder=encoder,
-            score_inputs=list(raw["score_inputs"]),
-            score_fill=raw["score_fill"],
-            means=raw["means"],
-            stds=raw["stds"],
+            design=InputDesign.from_dict(raw),
+            head=head_from_dict(raw["kind"], raw, raw["columns"], folder),
             baseline=Baseline.from_dict(raw["baseline"]),
-            coefficients=None if coefficients is None else [coefficients[c] for c in raw["columns"]],
-            booster=xgb.load_booster(folder / raw["booster_file"]) if raw["kind"] == "xgb_cox" else None,
             params=raw["params"],
             selection=raw["selection"],
         )
-
-
-def _raw_design(
-    encoder: ClinicalEncoder | None,
-    rows: Sequence[Mapping[str, Any]],
-    scores: Mapping[str, np.ndarray],
-    inputs: Sequence[str],
-    fill: Mapping[str, float] | None,
-) -> np.ndarray:
-    parts = [encoder.transform(rows)] if encoder is not None else []
-    if inputs:
-        parts.append(score_matrix(scores, inputs, fill))
-    return np.column_stack(parts)
 
 
 @dataclass
@@ -187,16 +134,8 @@ def fit_survival(
     if np.isnan(t).any() or (t < 0).any():
         raise ValueError(f"{family}: follow-up must be known and non-negative for every training patient")
     encoder = ClinicalEncoder.fit(rows) if uses_clinical else None
-    fill = {}
-    if inputs:
-        raw_scores = score_matrix(scores, inputs)
-        for j, name in enumerate(inputs):
-            observed = raw_scores[:, j][~np.isnan(raw_scores[:, j])]
-            fill[SCORE_INPUTS[name][0]] = float(np.median(observed)) if observed.size else 0.0
-    x = _raw_design(encoder, rows, scores, inputs, fill)
-    means, stds = x.mean(axis=0), x.std(axis=0)
-    stds = np.where(stds > 0, stds, 1.0)
-    z = (x - means) / stds
+    design, x = InputDesign.fit(encoder, rows, scores, inputs)
+    z = (x - np.asarray(design.means)) / np.asarray(design.stds)
     folds = stratified_folds(e, params.cv_folds, params.seed, groups)
 
     candidates: list[tuple[float, dict[str, Any], np.ndarray]] = []
@@ -215,16 +154,18 @@ def fit_survival(
     best = max(range(len(candidates)), key=lambda i: (candidates[i][0], -i))
     cv_c, setting, oof = candidates[best]
 
+    settings = {k: v for k, v in setting.items() if k != "kind"}
+    if setting["kind"] == "cox":
+        head: LinearHead | BoosterHead = LinearHead(fit_cox(z, e, t, setting["alpha"]).tolist())
+    else:
+        head = BoosterHead(fit_xgb_cox(z, e, t, CoxBoostSetting(**settings), params.seed))
     model = SurvivalModel(
         family=family,
         kind=setting["kind"],
-        encoder=encoder,
-        score_inputs=list(inputs),
-        score_fill=fill,
-        means=means.tolist(),
-        stds=stds.tolist(),
-        baseline=Baseline([], []),
-        params={k: v for k, v in setting.items() if k != "kind"},
+        design=design,
+        head=head,
+        baseline=Baseline.fit(head.raw(z), e, t),
+        params=settings,
         selection={
             "cv_folds": len(folds),
             "best_cv_harrell_c": cv_c,
@@ -233,11 +174,4 @@ def fit_survival(
             "training_events": int(e.sum()),
         },
     )
-    if model.kind == "cox":
-        model.coefficients = fit_cox(z, e, t, setting["alpha"]).tolist()
-        fitted = z @ np.asarray(model.coefficients)
-    else:
-        model.booster = fit_xgb_cox(z, e, t, CoxBoostSetting(**model.params), params.seed)
-        fitted = xgb_log_hazard(model.booster, z)
-    model.baseline = Baseline.fit(fitted, e, t)
     return SurvivalFit(model, oof, trials)

@@ -59,7 +59,7 @@ def score_survival(models: dict[str, SurvivalModel], table: pl.DataFrame) -> pl.
     columns: list[pl.Series] = []
     for family, model in models.items():
         scores = score_columns(table, model.score_inputs)
-        log_hazard = model.log_hazard(rows, scores)
+        log_hazard = model.decision_function(rows, scores)
         columns.append(pl.Series(f"{family}_log_hazard", log_hazard))
         for h in RISK_HORIZONS:
             columns.append(pl.Series(risk_column(family, h), model.baseline.risk_at(log_hazard, h)))

@@ -60,7 +60,7 @@ def frozen_scores(
         )
         .join(dl_scores.select([*KEY, "dl_score"]), on=KEY, how="left")
     )
-    return fused_table(table, fusion, fusion.raw(rows, score_columns(table, fusion.score_inputs)))
+    return fused_table(table, fusion, fusion.decision_function(rows, score_columns(table, fusion.score_inputs)))
 
 
 SURVIVAL_RISKS = {"risk_24m": 24, "risk_36m": 36}  # risk-table column -> horizon in months
@@ -72,7 +72,7 @@ def survival_risks(model: SurvivalModel | None, scores: pl.DataFrame, validated:
     if model is None:
         return scores.with_columns(pl.lit(None, pl.Float64).alias(c) for c in SURVIVAL_RISKS)
     fields = scores.select(KEY).join(validated, on=KEY, how="left", suffix="_validated", maintain_order="left")
-    log_hazard = model.log_hazard(clinical_rows(fields), score_columns(scores, model.score_inputs))
+    log_hazard = model.decision_function(clinical_rows(fields), score_columns(scores, model.score_inputs))
     return scores.with_columns(
         pl.Series(column, model.baseline.risk_at(log_hazard, months)) for column, months in SURVIVAL_RISKS.items()
     )
