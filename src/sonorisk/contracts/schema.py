@@ -11,6 +11,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pyarrow as pa
 
 SUBTYPES = ("luminal_a", "luminal_b", "her2_enriched", "triple_negative")
@@ -21,9 +24,17 @@ N_STAGES = ("N0", "N1", "N2", "N3")
 T1_MAX_MM = 20.0
 T2_MAX_MM = 50.0
 
+# The study's outcome column is not here: a study names it (``study.outcome``) and it passes through
+# validation as one of the cohort's own columns.
 # What names a row everywhere (partitions, score tables, feature tables): a patient id is unique
 # within its cohort, not across cohorts.
 ROW_KEY = ("cohort_id", "patient_id")
+
+
+def row_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    """A row's key (``ROW_KEY``) from a dict of its columns."""
+    return row["cohort_id"], row["patient_id"]
+
 
 COHORT_SCHEMA = pa.schema(
     [
@@ -48,7 +59,6 @@ COHORT_SCHEMA = pa.schema(
         pa.field("mask_png", pa.binary()),
         pa.field("mask_reader2_png", pa.binary()),
         pa.field("pixel_spacing_mm", pa.float64()),
-        pa.field("brain_metastasis", pa.bool_()),
         pa.field("followup_months", pa.float64()),
         pa.field("source_notes", pa.list_(pa.string())),
     ]

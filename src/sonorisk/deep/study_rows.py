@@ -13,14 +13,11 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from sonorisk.contracts.reasons import CohortError
+from sonorisk.contracts.schema import ROW_KEY, row_key
 from sonorisk.params import ParamsError
 
-SPLIT_COLUMNS = ("cohort_id", "patient_id", "split", "outcome")
-CASE_COLUMNS = ["cohort_id", "patient_id", "image_png", "mask_png"]
-
-
-def _key(row: dict[str, Any]) -> tuple[str, str]:
-    return row["cohort_id"], row["patient_id"]
+SPLIT_COLUMNS = (*ROW_KEY, "split", "outcome")
+CASE_COLUMNS = [*ROW_KEY, "image_png", "mask_png"]
 
 
 def load_training_rows(
@@ -37,14 +34,14 @@ def load_training_rows(
     if missing:
         raise CohortError(f"{split_path} lacks column(s) {', '.join(missing)}: is it the split stage's output?")
     columns = [*SPLIT_COLUMNS, *(["person"] if "person" in split_table.column_names else [])]
-    split_rows = {_key(r): r for r in split_table.select(columns).to_pylist()}
+    split_rows = {row_key(r): r for r in split_table.select(columns).to_pylist()}
     rows: list[dict[str, Any]] = []
     for cohort in cohorts:
         table = pq.read_table(cohort, columns=CASE_COLUMNS)
-        rows.extend(r for r in table.to_pylist() if _key(r) in split_rows)
-    split = np.array([split_rows[_key(r)]["split"] for r in rows], dtype=object)
-    outcome = np.array([bool(split_rows[_key(r)]["outcome"]) for r in rows])
-    persons = [str(split_rows[_key(r)].get("person") or "|".join(_key(r))) for r in rows]
+        rows.extend(r for r in table.to_pylist() if row_key(r) in split_rows)
+    split = np.array([split_rows[row_key(r)]["split"] for r in rows], dtype=object)
+    outcome = np.array([bool(split_rows[row_key(r)]["outcome"]) for r in rows])
+    persons = [str(split_rows[row_key(r)].get("person") or "|".join(row_key(r))) for r in rows]
     if not (split == "training").any():
         raise CohortError(f"no training rows: the cohorts {[str(c) for c in cohorts]} do not match {split_path}")
     positives = int(outcome[split == "training"].sum())

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sonorisk.contracts.schema import CLINICAL_COLUMNS
+from sonorisk.contracts.schema import CLINICAL_COLUMNS, ROW_KEY
 from sonorisk.fusion.model import FusionModel
 from sonorisk.stats.classification import youden_threshold
 
-KEY = ["cohort_id", "patient_id"]
+KEY = list(ROW_KEY)  # as polars and pyarrow take column lists
 SINGLE_SOURCE = ("clinical_only", "rad_score", "radiomics_clinical_xgb", "dl_score")
 FUSION = "fusion_risk"
 TABLE_COLUMNS = [*KEY, "center", "split", "outcome", "score_kind", *SINGLE_SOURCE]

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from sonorisk import paths
 from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.cohort.split import TRAINING
-from sonorisk.contracts.schema import CLINICAL_COLUMNS
+from sonorisk.contracts.schema import CLINICAL_COLUMNS, ROW_KEY, row_key
 from sonorisk.modelling.xgb import XgbGrid, XgbSearch
 from sonorisk.radiomics.feature_table import META_COLUMNS
 from sonorisk.radiomics.model_fit import FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
@@ -72,10 +72,6 @@ class RadiomicsModelSection:
         )
 
 
-def _key(row: dict[str, Any]) -> Key:
-    return row["cohort_id"], row["patient_id"]
-
-
 def _matrix(table: pa.Table, names: list[str]) -> np.ndarray:
     return np.column_stack([table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names])
 
@@ -86,7 +82,7 @@ def _perturbed(table: pa.Table, names: list[str], position: dict[Key, int]) -> t
     threshold = float(meta.get("perturbation", {}).get("icc_threshold", 0.75))
     if table.num_rows == 0:
         return np.zeros((0, 0, len(names))), np.zeros(0, dtype=int), threshold
-    keys = [_key(r) for r in table.select(["cohort_id", "patient_id"]).to_pylist()]
+    keys = [row_key(r) for r in table.select(list(ROW_KEY)).to_pylist()]
     index = table.column("perturbation").to_pylist()
     cases = sorted(set(keys), key=lambda k: position[k])
     count = max(index) + 1
@@ -108,19 +104,19 @@ def run_radiomics_models(
     features = pq.read_table(inputs.features)
     second = pq.read_table(inputs.reader2)
     names = [c for c in features.column_names if c not in META_COLUMNS]
-    keys = [_key(r) for r in features.select(["cohort_id", "patient_id"]).to_pylist()]
+    keys = [row_key(r) for r in features.select(list(ROW_KEY)).to_pylist()]
     position = {k: i for i, k in enumerate(keys)}
-    split_rows = {_key(r): r for r in pq.read_table(inputs.split).to_pylist()}
+    split_rows = {row_key(r): r for r in pq.read_table(inputs.split).to_pylist()}
     clinical: dict[Key, dict[str, Any]] = {}
     for cohort in inputs.validated:
         present = set(pq.read_schema(cohort).names)
-        columns = ["cohort_id", "patient_id", *(c for c in CLINICAL_COLUMNS if c in present)]
-        clinical.update({_key(r): r for r in pq.read_table(cohort, columns=columns).to_pylist()})
+        columns = [*ROW_KEY, *(c for c in CLINICAL_COLUMNS if c in present)]
+        clinical.update({row_key(r): r for r in pq.read_table(cohort, columns=columns).to_pylist()})
 
     perturbed, perturbed_rows, threshold = _perturbed(pq.read_table(inputs.perturbed), names, position)
     robustness = RobustnessInputs(
         reader2=_matrix(second, names) if second.num_rows else np.zeros((0, len(names))),
-        reader2_rows=np.array([position[_key(r)] for r in second.select(["cohort_id", "patient_id"]).to_pylist()], int),
+        reader2_rows=np.array([position[row_key(r)] for r in second.select(list(ROW_KEY)).to_pylist()], int),
         perturbed=perturbed,
         perturbed_rows=perturbed_rows,
         perturbation_threshold=threshold,

@@ -57,6 +57,8 @@ from sonorisk.synthetic.tissue import breast_background, insert_lesion
 GENERATOR_VERSION = "2"
 OUTCOME = "brain_metastasis"  # the label column the generator writes
 PREVIEW_MARKS = ("BM+", "BM-", "BM ?")  # how preview captions mark it
+# The cohort schema with the generator's outcome column where the synthetic cohorts have always had it.
+SYNTH_SCHEMA = COHORT_SCHEMA.insert(COHORT_SCHEMA.get_field_index("followup_months"), pa.field(OUTCOME, pa.bool_()))
 CHUNK_ROWS = 64
 # A data cut fixed in the generator (not "today") keeps files byte-identical across days.
 DATA_CUT = dt.date(2026, 6, 30)
@@ -196,7 +198,7 @@ def synth_patient(config: SynthConfig, centre_index: int, index: int) -> tuple[d
 def _synth_chunk(config: SynthConfig, centre_index: int, start: int, stop: int) -> tuple[pa.Table, pa.Table]:
     rows, truths = zip(*(synth_patient(config, centre_index, i) for i in range(start, stop)), strict=True)
     return (
-        pa.Table.from_pylist(list(rows), schema=COHORT_SCHEMA),
+        pa.Table.from_pylist(list(rows), schema=SYNTH_SCHEMA),
         pa.Table.from_pylist(list(truths), schema=TRUTH_SCHEMA),
     )
 
@@ -264,7 +266,7 @@ def write_synthetic_cohort(
     per_centre: dict[str, int] = {}
     bar = tqdm(total=config.n_total, unit="patient", desc="synth", disable=not progress)
     # Both files appear only when complete: an interrupted run leaves no half-written Parquet behind.
-    cohort_schema = _schema_with_metadata(COHORT_SCHEMA, config)
+    cohort_schema = _schema_with_metadata(SYNTH_SCHEMA, config)
     truth_schema = _schema_with_metadata(TRUTH_SCHEMA, config)
     with (
         atomic_path(cohort_path) as cohort_partial,
