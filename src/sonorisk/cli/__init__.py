@@ -31,10 +31,22 @@ def build_parser() -> argparse.ArgumentParser:
             "any such host). Run manifests and reports record it; see docs/reproducibility.md."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for topic in (cohorts, features, models, risk):
         topic.add_commands(sub)
+    for command in sub.choices.values():  # every --help shows each option's default
+        command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sonorisk")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ def _add_fusion(sub: argparse._SubParsersAction) -> None:
         description=(
             "Fit the fusion model on training patients' out-of-fold Rad and DL Scores and their clinical "
             "fields: logistic regression vs XGBoost by cross-validated AUC, Platt vs isotonic calibration by "
-            "CV Brier, risk-group thresholds (Youden; >= 90 %% training sensitivity) from training only. "
+            "CV Brier, risk-group thresholds (Youden; >= 90 % training sensitivity) from training only. "
             "Writes the model (JSON, plus UBJ for a booster) and one table with every model's score per "
             "patient (the input of `sonorisk evaluate`)."
         ),
@@ -117,7 +117,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="results table, figures, SHAP and an HTML report for a score table",
         description=(
             "Evaluate every model on every cohort of a score table (from `sonorisk fusion` or "
-            "`sonorisk external-scores`): AUC with 95 %% DeLong CI, accuracy, sensitivity, specificity, PPV, "
+            "`sonorisk external-scores`): AUC with 95 % DeLong CI, accuracy, sensitivity, specificity, PPV, "
             "NPV and F1 at thresholds fixed on training data, Brier score, calibration intercept and slope, "
             "decision curves, DeLong tests against fusion, the oracle AUC when truth files are given. Writes "
             "OUT_DIR/metrics.json, OUT_DIR/report.html, OUT_DIR/figures/*.png, OUT_DIR/plots/ (DVC plot data) "
@@ -125,12 +125,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--scores", type=Path, default=paths.FUSION_SCORES, help="score table")
-    p.add_argument("--fusion-model", type=Path, default=paths.FUSION_MODELS)
+    p.add_argument("--fusion-model", type=Path, default=paths.FUSION_MODELS, help="fusion model folder (thresholds)")
     p.add_argument("--validated", type=Path, nargs="*", default=[], help="validated cohorts (baseline table)")
     p.add_argument("--truth", type=Path, nargs="*", default=[], help="synthetic truth files (oracle AUC)")
     p.add_argument("--validation-summary", type=Path, nargs="*", default=[], help="sonorisk validate summaries (flow)")
-    p.add_argument("--title", default="SonoRisk evaluation report")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--title", default="SonoRisk evaluation report", help="the report's title")
+    p.add_argument("--out-dir", type=Path, required=True, help="folder for metrics, report, figures, plot data")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -159,7 +159,7 @@ def _add_survival_evaluate(sub: argparse._SubParsersAction) -> None:
         help="time-to-event metrics of the frozen survival models on a cohort (C-index, td-AUC, Brier, KM)",
         description=(
             "Score a cohort with the frozen survival models (models/survival, from `dvc repro survival`) and "
-            "report per model: Harrell's and Uno's C with bootstrap 95 %% CIs, cumulative/dynamic AUC at the "
+            "report per model: Harrell's and Uno's C with bootstrap 95 % CIs, cumulative/dynamic AUC at the "
             "horizons, the integrated Brier score, calibration at 24 and 36 months (predicted vs Kaplan-Meier "
             "by risk decile, slope) and Kaplan-Meier by risk group with the log-rank test; with synthetic truth "
             "files, the true event-time model as the oracle. Needs follow-up (followup_months) in the cohort."
@@ -168,7 +168,7 @@ def _add_survival_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scores", type=Path, required=True, help="score table (sonorisk external-scores)")
     p.add_argument("--validated", type=Path, nargs="+", required=True, help="validated cohort(s): fields, follow-up")
     p.add_argument("--truth", type=Path, nargs="*", default=[], help="synthetic truth files (oracle)")
-    p.add_argument("--survival-models", type=Path, default=paths.SURVIVAL_MODELS)
+    p.add_argument("--survival-models", type=Path, default=paths.SURVIVAL_MODELS, help="survival model folder")
     p.add_argument("--params", type=Path, default=paths.PARAMS_FILE, help="file with a `survival:` section")
     p.add_argument("--out", type=Path, required=True, help="metrics JSON")
     p.set_defaults(run=_run_survival_evaluate)

@@ -1,0 +1,42 @@
+"""The command follows the conventions its users know: every sub-command's `--help` exits 0 and
+explains every option with its default, no help text shows a doubled percent sign, and `--version`
+answers."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+
+import pytest
+
+from sonorisk.cli import build_parser
+
+PARSER = build_parser()
+COMMANDS = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as done:
+        PARSER.parse_args([command, "--help"])
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_explains_every_option_with_its_default(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(_help(command, capsys).split())  # argparse wraps lines
+    assert "%%" not in text
+    for action in COMMANDS[command]._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"{command}: {action.option_strings or action.dest} has no help text"
+        if action.option_strings and not action.required and action.default not in (None, False, argparse.SUPPRESS):
+            shown = " ".join(str(action.default).split())
+            assert f"(default: {shown})" in text, f"{command} {action.option_strings[0]}: default not shown"
+
+
+def test_version_answers() -> None:
+    done = subprocess.run([sys.executable, "-m", "sonorisk.cli", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and re.fullmatch(r"sonorisk \S+\n", done.stdout), done.stdout + done.stderr
