@@ -93,8 +93,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("sql", help="the query")
     q.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
-    q.add_argument("--csv", type=Path, help="also write the result as CSV")
-    q.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
+    q.add_argument(
+        "--format",
+        choices=("table", "csv", "json", "parquet"),
+        default="table",
+        help="what goes to stdout: a printed table, or the whole result as CSV, JSON lines or Parquet",
+    )
+    q.add_argument("--csv", type=Path, help="also write the whole result as CSV to this file")
+    q.add_argument("--max-rows", type=int, default=40, help="rows the printed table shows")
     q.set_defaults(run=_run_query)
 
     m = sub.add_parser(
@@ -185,8 +191,16 @@ def _run_query(args: argparse.Namespace) -> int:
     from sonorisk.risk.query import run_query
 
     result = run_query(args.sql, args.risk)
-    with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=40):
-        print(result)
+    if args.format == "table":
+        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=40):
+            print(result)
+    elif args.format == "csv":
+        sys.stdout.write(result.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(result.write_ndjson())
+    else:
+        sys.stdout.flush()
+        result.write_parquet(sys.stdout.buffer)
     if args.csv:
         result.write_csv(args.csv)
         print(f"wrote {args.csv}", file=sys.stderr)

@@ -53,10 +53,7 @@ def run_query(sql: str, root: Path) -> pl.DataFrame:
         context.register("runs", pl.DataFrame(flat).lazy())
     try:
         return context.execute(sql).collect()
-    except (
-        pl.exceptions.SQLInterfaceError,
-        pl.exceptions.SQLSyntaxError,
-        pl.exceptions.ColumnNotFoundError,
-        pl.exceptions.InvalidOperationError,
-    ) as problem:
-        raise ValueError(f"query failed: {str(problem).splitlines()[0]}") from None
+    except pl.exceptions.PolarsError as problem:  # bad SQL, an unknown column, a failing cast: one line
+        raise ValueError(
+            f"query failed: {(str(problem).strip().splitlines() or [type(problem).__name__])[0]}"
+        ) from None
