@@ -1,7 +1,8 @@
 """Nightly scoring (`sonorisk score`) with the reduced project's bundle, as a hospital runs it: a
 cohort scored, re-scored unchanged (every row reused), corrected (only the changed rows re-scored),
 its risk-table partition migrated from contract v1; bundle-driven extraction giving the full
-extraction's risks; drift recorded per run; an existing Ray cluster used when RAY_ADDRESS names one."""
+extraction's risks; drift recorded per run; an existing Ray cluster used when RAY_ADDRESS names one;
+a delivery that lacks patients the partition holds never drops them silently."""
 
 from __future__ import annotations
 
@@ -48,7 +49,14 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     # Migrated (atomically, all 11 rows), then every row scored again: the old rows lack the new columns.
     assert "from risk-table contract v1 to v2 (11 rows)" in first.stdout + first.stderr
     assert manifest["migrated"] == {NIGHTLY_COHORT_ID: {"from": 1, "to": 2, "rows": 11}}
-    assert manifest["counts"] == {"rows_in": 12, "scored": 11, "quarantined": 1, "cached": 0, "newly_scored": 11}
+    assert manifest["counts"] == {
+        "rows_in": 12,
+        "scored": 11,
+        "quarantined": 1,
+        "cached": 0,
+        "newly_scored": 11,
+        "kept_from_before": 0,
+    }
     rewritten = pq.read_table(partition)
     assert rewritten.schema.metadata[VERSION_KEY] == b"2"
     assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(ids)
@@ -141,5 +149,53 @@ def test_scoring_through_an_existing_ray_cluster(scored_root: ScoredRoot) -> Non
     """The session's scored root was scored through a `ray start` head named by RAY_ADDRESS."""
     manifest = scored_root.manifest
     assert manifest["ray"].startswith("existing cluster at 127.0.0.1:"), manifest["ray"]
-    assert manifest["counts"] == {"rows_in": 12, "scored": 11, "quarantined": 1, "cached": 0, "newly_scored": 11}
+    assert manifest["counts"] == {
+        "rows_in": 12,
+        "scored": 11,
+        "quarantined": 1,
+        "cached": 0,
+        "newly_scored": 11,
+        "kept_from_before": 0,
+    }
     assert pl.read_parquet(scored_root.partition()).height == 11
+
+
+def test_a_delivery_without_some_patients_refuses_appends_or_replaces_into_history(
+    reproduced: tuple[Path, str], nightly_cohort: Path, scored_root: ScoredRoot, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    project, _ = reproduced
+    root = scored_root.copy_to(tmp_path / "risk")
+    before = pl.read_parquet(scored_root.partition(root))
+    cohort = pq.read_table(nightly_cohort)
+    missing = cohort.column("patient_id")[0].as_py()
+    assert missing in before["patient_id"].to_list()
+    redelivered = tmp_path / "redelivered.parquet"
+    pq.write_table(cohort.slice(1), redelivered)  # the same night, one patient fewer
+    args = ["score", "--cohort", str(redelivered), "--bundle", str(project / "models/bundle"), "--out", str(root)]
+
+    refused = sonorisk([*args, "--no-progress"], project)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 4 and lines[-1].startswith("sonorisk score: refused:") and "--mode" in lines[-1]
+    assert pl.read_parquet(scored_root.partition(root)).equals(before)  # nothing written
+
+    appended = sonorisk([*args, "--no-progress", "--mode", "append"], project)
+    assert appended.returncode == 0, appended.stderr
+    kept = pl.read_parquet(scored_root.partition(root))
+    assert sorted(kept["patient_id"]) == sorted(before["patient_id"])
+    row = kept.filter(pl.col("patient_id") == missing)
+    assert row.equals(before.filter(pl.col("patient_id") == missing))  # kept as it was, its run and all
+
+    replaced = sonorisk([*args, "--no-progress", "--mode", "replace"], project)
+    assert replaced.returncode == 0, replaced.stderr
+    after = pl.read_parquet(scored_root.partition(root))
+    assert missing not in after["patient_id"].to_list() and after.height == before.height - 1
+    history = sorted((root / "_history" / f"cohort_id={NIGHTLY_COHORT_ID}").glob("*.parquet"))
+    assert len(history) == 1 and pl.read_parquet(history[0]).equals(kept)
+    query = sonorisk(
+        ["query", f"SELECT COUNT(*) AS n FROM history WHERE patient_id = '{missing}'", "--risk", str(root),
+         "--format", "csv"],
+        project,
+    )  # fmt: skip
+    assert query.returncode == 0 and query.stdout.strip().splitlines() == ["n", "1"]

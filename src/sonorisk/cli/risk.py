@@ -11,6 +11,7 @@ from pathlib import Path
 from sonorisk import paths
 
 EXIT_WRITER_BUSY = 3  # another run holds the output root (--no-wait)
+EXIT_WOULD_DROP = 4  # the file lacks patients the partition holds (--mode refuse)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +23,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "OUT/cohort_id=<id>/risk.parquet atomically (a crash leaves the old partition or the new one), "
             "quarantined rows with every reason to OUT/_quarantine/cohort_id=<id>/, and a run manifest to "
             "OUT/_runs/<run_id>.json (counts in / scored / quarantined / cached, stage times, hashes). "
-            "Re-scoring replaces the partition; rows whose data, bundle and settings are unchanged keep their "
-            "scores without radiomics or DL. Exit 0 even with quarantined rows; exit 2 with a one-line "
+            "Re-scoring a cohort id rewrites its partition; rows whose data, bundle and settings are unchanged "
+            "keep their scores without radiomics or DL; patients the partition holds but the file does not "
+            f"deliver are never dropped silently (--mode; exit {EXIT_WOULD_DROP} by default). Exit 0 even with "
+            "quarantined rows; exit 2 with a one-line "
             "reason when the cohort or the bundle is unusable (missing file, wrong schema, changed bundle). "
             "One run writes to an --out at a time: a second waits (or, with --no-wait, exits 3 naming the "
             "first); a killed run leaves no lock behind. Radiomics extracts only the features the bundle's "
@@ -39,6 +42,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-date", type=dt.date.fromisoformat, help="judge 'not in the future' against this date")
     p.add_argument("--batch-size", type=int, default=64, help="images per DL model call")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, schedulers)")
+    p.add_argument(
+        "--mode",
+        choices=("refuse", "append", "replace"),
+        default="refuse",
+        help="when the partition holds patients this file does not deliver: refuse (exit "
+        f"{EXIT_WOULD_DROP}, nothing written), append (keep them) or replace (drop them; the old partition "
+        "is kept under OUT/_history/cohort_id=<id>/<run_id>.parquet, table `history` in `sonorisk query`)",
+    )
     p.add_argument(
         "--no-wait",
         action="store_true",
@@ -120,6 +131,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
+    from sonorisk.risk.incremental import UndeliveredRowsError
     from sonorisk.risk.scoring import score_cohort
     from sonorisk.risk.writer_lock import WriterBusyError
 
@@ -135,10 +147,14 @@ def _run_score(args: argparse.Namespace) -> int:
             extraction=args.extraction,
             psi_threshold=args.psi_threshold,
             drift_min_rows=args.drift_min_rows,
+            mode=args.mode,
         )
     except WriterBusyError as busy:
         print(f"sonorisk score: busy: {busy}", file=sys.stderr)
         return EXIT_WRITER_BUSY
+    except UndeliveredRowsError as refusal:
+        print(f"sonorisk score: refused: {refusal}", file=sys.stderr)
+        return EXIT_WOULD_DROP
     counts = manifest["counts"]
     print(
         f"score: run {manifest['run_id']}: {counts['rows_in']} rows in = {counts['scored']} scored "

@@ -1,7 +1,8 @@
 """SQL over every risk-table partition, through polars (``sonorisk query``).
 
-The table is named ``risk``; ``quarantine`` (rows held by the contracts, with their reasons) and
-``runs`` (one row per scoring run) are there too.
+The table is named ``risk``; ``quarantine`` (rows held by the contracts, with their reasons),
+``runs`` (one row per scoring run) and ``history`` (partitions a ``--mode replace`` run replaced, with
+``replaced_by_run``) are there too.
 
 Example:
     >>> import tempfile, pyarrow as pa
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sonorisk.risk.incremental import HISTORY_DIR
 from sonorisk.risk.partition import PARTITION_FILE, QUARANTINE_DIR, RUNS_DIR
 
 
@@ -33,6 +35,10 @@ def run_query(sql: str, root: Path) -> pl.DataFrame:
         raise FileNotFoundError(f"no risk-table partitions under {root}")
     # A partition not yet migrated to the current contract reads with nulls in the newer columns.
     context.register("risk", pl.scan_parquet(partitions, missing_columns="insert"))
+    replaced = sorted((root / HISTORY_DIR).glob("cohort_id=*/*.parquet"))
+    if replaced:  # partitions a `--mode replace` run replaced, one file per run (the run id is its name)
+        frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem).alias("replaced_by_run")) for p in replaced]
+        context.register("history", pl.concat(frames, how="diagonal_relaxed"))
     held = sorted((root / QUARANTINE_DIR).glob("cohort_id=*/quarantine.parquet"))
     if held:
         context.register("quarantine", pl.scan_parquet(held, missing_columns="insert"))

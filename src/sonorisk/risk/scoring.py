@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -42,16 +41,15 @@ from sonorisk.provenance import file_sha256
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.reproducibility import current_profile
 from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, render_html, run_drift
+from sonorisk.risk.fresh_scores import Frames, read_fields, score_new_rows
 from sonorisk.risk.frozen import EXTRACTION_MODES, FrozenBundle
-from sonorisk.risk.incremental import Reuse, reusable_rows
+from sonorisk.risk.incremental import Reuse, archive_replaced, reusable_rows, rows_to_keep
 from sonorisk.risk.partition import RUNS_DIR
 from sonorisk.risk.risk_rows import risk_rows, write_partitions
 from sonorisk.risk.row_hash import hash_file_rows
 from sonorisk.risk.writer_lock import writer_lock
 
 __all__ = ["EXTRACTION_MODES", "score_cohort"]
-_IMAGE_COLUMNS = ("image_png", "mask_png", "mask_reader2_png")
-Frames = dict[str, pl.DataFrame]
 
 
 @dataclass
@@ -63,6 +61,7 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
     scored_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
     timings: dict[str, float] = field(default_factory=dict)
+    mode: str = "refuse"
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,7 @@ class _Plan:
     new: np.ndarray  # per valid row, in file order
     cohort_ids: list[str]
     reuse: Reuse
+    kept: list[pa.Table]  # rows of patients the file does not deliver, kept (append mode)
 
 
 def score_cohort(
@@ -87,8 +87,13 @@ def score_cohort(
     extraction: str = "bundle",
     psi_threshold: float = DEFAULT_THRESHOLD,
     drift_min_rows: int = DEFAULT_MIN_ROWS,
+    mode: str = "refuse",
 ) -> dict[str, Any]:
     """Score ``cohort`` into ``out``; returns the run manifest (also written to ``out/_runs/``).
+
+    ``mode``: what happens to a partition's rows whose patients the file does not deliver
+    (``incremental.py``): ``refuse`` (raise, write nothing), ``append`` (keep), ``replace`` (drop,
+    the old partition kept under ``_history/``).
 
     ``extraction``: ``bundle`` extracts only the radiomics features the models read, ``full`` every
     feature of the bundle's settings (same values). Inputs whose PSI reaches ``psi_threshold`` are
@@ -96,7 +101,7 @@ def score_cohort(
     ``out``, else it raises ``WriterBusyError`` naming it.
 
     Raises:
-        BundleError, CohortError, FileNotFoundError, WriterBusyError: nothing is written.
+        BundleError, CohortError, FileNotFoundError, WriterBusyError, UndeliveredRowsError: nothing is written.
     """
     from sonorisk.runtime import describe_target
 
@@ -104,28 +109,25 @@ def score_cohort(
     settings = frozen.extraction_settings(extraction)
     if not cohort.is_file():
         raise FileNotFoundError(f"{cohort} does not exist")
-    run = _Run(f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", describe_target())
+    run = _Run(f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", describe_target(), mode=mode)
     with writer_lock(out, run.run_id, wait=wait, log=log):  # from reading the partitions it reuses to its manifest
         run.scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)  # after any wait for another run
         work = out / "_work" / run.run_id
         work.mkdir(parents=True, exist_ok=True)
         try:
             summary, valid, quarantine = _validate(cohort, work, run_date, progress, run.timings)
-            plan = _plan(valid, quarantine, frozen, out, log)
-            log(
-                f"score: {summary.rows_in} rows in, {summary.rows_quarantined} quarantined, "
-                f"{int((~plan.new).sum())} unchanged (cached), {int(plan.new.sum())} to score"
-            )
+            plan = _plan(valid, quarantine, frozen, out, log, mode)
             fresh, frames = None, Frames()
             if plan.new.any():
                 subset = _subset(valid, plan.new, work / "to_score.parquet")
-                scores, frames = _score_new_rows(subset, frozen, settings, work, batch_size, run.timings, progress)
+                scores, frames = score_new_rows(subset, frozen, settings, work, batch_size, run.timings, progress)
                 fresh = risk_rows(scores, plan.hashes, (frozen.version, frozen.sha256), frozen.risk_contract,
                                   frozen.fusion.thresholds, run.run_id, run.scored_at)  # fmt: skip
             start = time.perf_counter()
-            written = write_partitions(
-                [*plan.reuse.cached, fresh], quarantine, plan.cohort_ids, frozen.risk_contract, out
-            )
+            if mode == "replace":
+                archive_replaced(plan.reuse, out, run.run_id)
+            pieces = [*plan.reuse.cached, *plan.kept, fresh]
+            written = write_partitions(pieces, quarantine, plan.cohort_ids, frozen.risk_contract, out)
             run.timings["write"] = time.perf_counter() - start
         finally:
             _remove_work(work, out)
@@ -135,12 +137,26 @@ def score_cohort(
 
 
 def _plan(
-    valid: pq.ParquetFile, quarantine: pa.Table, frozen: FrozenBundle, out: Path, log: Callable[[str], None]
+    valid: pq.ParquetFile,
+    quarantine: pa.Table,
+    frozen: FrozenBundle,
+    out: Path,
+    log: Callable[[str], None],
+    mode: str,
 ) -> _Plan:
     keys, hashes = hash_file_rows(valid, frozen.row_salt, frozen.label_columns)
-    cohort_ids = sorted({k[0] for k in keys} | set(quarantine.column("cohort_id").to_pylist()))
-    reuse = reusable_rows(out, cohort_ids, hashes.values(), frozen.risk_contract, log)
-    return _Plan(hashes, np.array([hashes[k] not in reuse.known for k in keys], dtype=bool), cohort_ids, reuse)
+    held = set(
+        zip(quarantine.column("cohort_id").to_pylist(), quarantine.column("patient_id").to_pylist(), strict=True)
+    )
+    cohort_ids = sorted({k[0] for k in keys} | {k[0] for k in held})
+    reuse = reusable_rows(out, cohort_ids, hashes.values(), set(keys) | held, frozen.risk_contract, log)
+    kept = rows_to_keep(reuse, mode)  # refuses before any work when rows would be dropped
+    new = np.array([hashes[k] not in reuse.known for k in keys], dtype=bool)
+    log(
+        f"score: {len(keys) + len(held)} rows in, {len(held)} quarantined, {int((~new).sum())} unchanged (cached), "
+        f"{int(new.sum())} to score" + (f", {sum(t.num_rows for t in kept)} kept from before ({mode})" if kept else "")
+    )
+    return _Plan(hashes, new, cohort_ids, reuse, kept)
 
 
 def _run_manifest(
@@ -155,12 +171,14 @@ def _run_manifest(
 ) -> dict[str, Any]:
     combined, partitions = written
     mode, settings = extraction
+    kept = sum(t.num_rows for t in plan.kept)
     counts = {
         "rows_in": summary.rows_in,
-        "scored": combined.num_rows,
+        "scored": combined.num_rows - kept,
         "quarantined": summary.rows_quarantined,
         "cached": int((~plan.new).sum()),
         "newly_scored": int(plan.new.sum()),
+        "kept_from_before": kept,
     }
     return {
         "run_id": run.run_id,
@@ -173,6 +191,7 @@ def _run_manifest(
         "partitions": partitions,
         "risk_contract_version": frozen.risk_contract.version,
         "migrated": plan.reuse.migrated,
+        "mode": run.mode,
         "radiomics_extraction": {
             "mode": mode,
             "settings_sha256": settings.sha256,
@@ -196,12 +215,7 @@ def _validate(
     start = time.perf_counter()
     summary = validate_cohort(cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress)
     timings["validate"] = time.perf_counter() - start
-    return summary, open_for_streaming(work / "valid.parquet"), _read_fields(work / "quarantine.parquet")
-
-
-def _read_fields(path: Path) -> pa.Table:
-    """Every column but the images: those stay on disk (a quarter of a gigabyte at 10,000 patients)."""
-    return pq.read_table(path, columns=[c for c in pq.read_schema(path).names if c not in _IMAGE_COLUMNS])
+    return summary, open_for_streaming(work / "valid.parquet"), read_fields(work / "quarantine.parquet")
 
 
 def _subset(valid: pq.ParquetFile, keep: np.ndarray, path: Path) -> Path:
@@ -212,55 +226,6 @@ def _subset(valid: pq.ParquetFile, keep: np.ndarray, path: Path) -> Path:
             writer.write_batch(batch.filter(pa.array(keep[offset : offset + batch.num_rows])))
             offset += batch.num_rows
     return path
-
-
-def _score_new_rows(
-    subset: Path,
-    frozen: FrozenBundle,
-    settings: RadiomicsSettings,
-    work: Path,
-    batch_size: int,
-    timings: dict[str, float],
-    progress: bool,
-) -> tuple[pl.DataFrame, Frames]:
-    """Scores (with notes) of the new rows, and what drift reads of them."""
-    from sonorisk.deep.batch_scoring import score_cohorts
-    from sonorisk.radiomics.fanout import extract_with_ray
-    from sonorisk.runtime import ray_session
-
-    with ray_session(defer=True) as ensure_ray:
-        start = time.perf_counter()
-        features = extract_with_ray(subset, settings, progress=progress, ensure_ray=ensure_ray).table
-        timings["radiomics"] = time.perf_counter() - start
-        start = time.perf_counter()
-        # One actor on all cores, not dl-score's one per core: a second torch process would not fit
-        # the night's memory budget (docs/performance.md, "Nightly scoring").
-        deep = frozen.bundle.path("deep")
-        score_cohorts([subset], deep, work / "dl.parquet", batch_size, actors=1, progress=progress)
-        timings["dl_score"] = time.perf_counter() - start
-    start = time.perf_counter()
-    dl = pl.read_parquet(work / "dl.parquet")
-    validated = pl.from_arrow(_read_fields(subset))
-    assert isinstance(validated, pl.DataFrame)
-    scores = frozen.score(validated, features, dl)
-    scores = scores.with_columns(pl.Series("score_note", _notes(scores, features, dl), dtype=pl.String))
-    timings["fusion"] = time.perf_counter() - start
-    # Only the columns drift reads: a full extraction has hundreds more.
-    watched = set(frozen.drift_inputs)
-    image_features = pl.from_arrow(features.select([c for c in features.column_names if c in watched]))
-    assert isinstance(image_features, pl.DataFrame)
-    return scores, {"image feature": image_features, "clinical field": validated, "score": scores}
-
-
-def _notes(scores: pl.DataFrame, features: pa.Table, dl: pl.DataFrame) -> list[str | None]:
-    """Per row: the fusion's imputation note, a failed extraction and a failed crop, joined."""
-    status = dict(zip(features.column("patient_id").to_pylist(), features.column("error").to_pylist(), strict=True))
-    crop = dict(zip(dl["patient_id"].to_list(), dl["crop_error"].to_list(), strict=True))
-    notes = []
-    for pid, note in zip(scores["patient_id"].to_list(), scores["fusion_note"].to_list(), strict=True):
-        failed = (status.get(pid) and f"radiomics: {status[pid]}", crop.get(pid) and f"dl: {crop[pid]}")
-        notes.append("; ".join(p for p in (note, *failed) if p) or None)
-    return notes
 
 
 def _remove_work(work: Path, out: Path) -> None:
