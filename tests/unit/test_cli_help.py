@@ -40,3 +40,19 @@ def test_help_explains_every_option_with_its_default(command: str, capsys: pytes
 def test_version_answers() -> None:
     done = subprocess.run([sys.executable, "-m", "sonorisk.cli", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and re.fullmatch(r"sonorisk \S+\n", done.stdout), done.stdout + done.stderr
+
+
+def test_the_risk_root_has_one_name_in_every_command() -> None:
+    takes_root = {
+        name: action.option_strings
+        for name, command in COMMANDS.items()
+        for action in command._actions
+        if action.help and "risk-table root" in action.help
+    }
+    assert set(takes_root) == {"score", "runs", "query", "migrate-risk"}
+    assert all("--risk" in options for options in takes_root.values()), takes_root
+
+
+def test_every_command_with_a_progress_bar_takes_quiet() -> None:
+    quiet = {name for name, command in COMMANDS.items() if "--quiet" in command._option_string_actions}
+    assert quiet == {"synth", "validate", "radiomics", "dl-score", "score"}

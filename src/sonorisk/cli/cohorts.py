@@ -6,10 +6,10 @@ import argparse
 import dataclasses
 import datetime as dt
 import os
-import sys
 from pathlib import Path
 
 from sonorisk import paths
+from sonorisk.cli.progress import add_quiet, show_progress
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +45,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (results do not depend on it)")
     p.add_argument("--preview", action="store_true", help="also write a 16-case montage per centre")
     p.add_argument("--preview-dir", type=Path, default=paths.PREVIEW_DIR, help="where montages go")
+    add_quiet(p)
     p.set_defaults(run=_run_synth)
 
 
@@ -63,7 +64,7 @@ def _run_synth(args: argparse.Namespace) -> int:
         second_reader=not args.no_reader2,
     )
     truth = args.truth or args.out.with_name(args.out.name.removesuffix(".parquet") + ".truth.parquet")
-    summary = write_synthetic_cohort(config, args.out, truth, workers=args.workers, progress=sys.stderr.isatty())
+    summary = write_synthetic_cohort(config, args.out, truth, workers=args.workers, progress=show_progress(args))
     centres = ", ".join(f"{c} {n}" for c, n in summary.per_centre.items())
     print(f"wrote {args.out}: {summary.n} patients ({centres}), cohort_id {config.cohort_id}")
     print(
@@ -97,6 +98,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", type=Path, help="JSON summary (default reports/validation/<name>/summary.json)")
     p.add_argument("--docs", type=Path, help="GE Data Docs folder (default reports/validation/<name>/data_docs)")
     p.add_argument("--run-date", type=dt.date.fromisoformat, help="judge 'not in the future' against this date")
+    add_quiet(p)
     p.set_defaults(run=_run_validate)
 
 
@@ -108,7 +110,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     quarantine = args.quarantine or paths.QUARANTINE_DIR / f"{name}.parquet"
     summary_path = args.summary or paths.validation_dir(name) / "summary.json"
     docs = args.docs or paths.validation_dir(name) / "data_docs"
-    summary = validate_cohort(args.cohort, valid, quarantine, docs, args.run_date, progress=sys.stderr.isatty())
+    summary = validate_cohort(args.cohort, valid, quarantine, docs, args.run_date, progress=show_progress(args))
     write_summary(summary, summary_path)
     print(
         f"{args.cohort}: {summary.rows_in} rows in = {summary.rows_valid} valid + "

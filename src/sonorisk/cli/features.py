@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from sonorisk import paths
+from sonorisk.cli.progress import add_quiet, show_progress
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +32,7 @@ def _add_radiomics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--settings", type=Path, help="pyradiomics parameter file (default: the contract's)")
     p.add_argument("--mask-column", default="mask_png", help="mask_png (reader 1) or mask_reader2_png")
     p.add_argument("--cases-per-task", type=int, default=4, help="cases per Ray task (amortises overhead)")
+    add_quiet(p)
     p.set_defaults(run=_run_radiomics)
 
 
@@ -54,7 +55,7 @@ def _run_radiomics(args: argparse.Namespace) -> int:
             settings,
             args.mask_column,
             cases_per_task=args.cases_per_task,
-            progress=sys.stderr.isatty(),
+            progress=show_progress(args),
             ensure_ray=ensure_ray,
         )
         write_feature_table(run.table, args.out, settings)
@@ -166,6 +167,7 @@ def _add_dl_score(sub: argparse._SubParsersAction) -> None:
             "as memory allows; fewer actors share the cores' threads and use less memory)"
         ),
     )
+    add_quiet(p)
     p.set_defaults(run=_run_dl_score)
 
 
@@ -176,7 +178,7 @@ def _run_dl_score(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
     print(f"dl-score on {describe_target()} with {args.model}")
-    summary = score_job(args.cohorts, args.model, args.out, args.batch_size, args.actors)
+    summary = score_job(args.cohorts, args.model, args.out, args.batch_size, args.actors, show_progress(args))
     print(
         f"wrote {args.out}: {summary['rows']} rows, {summary['scored']} scored, {summary['unscorable']} "
         f"unscorable (null dl_score, reason in crop_error), {summary['seconds']:.0f} s"

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from sonorisk import paths
+from sonorisk.cli.progress import add_quiet, show_progress
 
 EXIT_WRITER_BUSY = 3  # another run holds the output root (--no-wait)
+RISK_ROOT_HELP = "risk-table root folder (one name in every command; --out is the same, kept for old scripts)"
 EXIT_WOULD_DROP = 4  # the file lacks patients the partition holds (--mode refuse)
 
 
@@ -20,40 +22,40 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="score a new cohort with the frozen model bundle into a risk-table partition",
         description=(
             "validate -> radiomics -> DL Score -> fusion with the frozen bundle -> risk table. Writes "
-            "OUT/cohort_id=<id>/risk.parquet atomically (a crash leaves the old partition or the new one), "
-            "quarantined rows with every reason to OUT/_quarantine/cohort_id=<id>/, and a run manifest to "
-            "OUT/_runs/<run_id>.json (counts in / scored / quarantined / cached, stage times, hashes). "
+            "RISK/cohort_id=<id>/risk.parquet atomically (a crash leaves the old partition or the new one), "
+            "quarantined rows with every reason to RISK/_quarantine/cohort_id=<id>/, and a run manifest to "
+            "RISK/_runs/<run_id>.json (counts in / scored / quarantined / cached, stage times, hashes). "
             "Re-scoring a cohort id rewrites its partition; rows whose data, bundle and settings are unchanged "
             "keep their scores without radiomics or DL; patients the partition holds but the file does not "
             f"deliver are never dropped silently (--mode; exit {EXIT_WOULD_DROP} by default). Exit 0 even with "
             "quarantined rows; exit 2 with a one-line "
             "reason when the cohort or the bundle is unusable (missing file, wrong schema, changed bundle). "
-            "One run writes to an --out at a time: a second waits (or, with --no-wait, exits 3 naming the "
+            "One run writes to a --risk root at a time: a second waits (or, with --no-wait, exits 3 naming the "
             "first); a killed run leaves no lock behind. Radiomics extracts only the features the bundle's "
             "models read (same values as a full extraction; --extraction full to extract everything). Each "
             "run records the population stability index (PSI) of every model input against its training "
-            "distribution and writes OUT/_runs/<run_id>.html (`sonorisk runs show RUN_ID` prints it). "
+            "distribution and writes RISK/_runs/<run_id>.html (`sonorisk runs show RUN_ID` prints it). "
             "Uses the Ray cluster named by RAY_ADDRESS, else a local one."
         ),
     )
     p.add_argument("--cohort", type=Path, required=True, help="cohort Parquet (labels not needed)")
     p.add_argument("--bundle", type=Path, default=paths.BUNDLE_DIR, help="model bundle (dvc repro builds it)")
-    p.add_argument("--out", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
+    p.add_argument("--risk", "--out", dest="risk", type=Path, default=paths.RISK_ROOT, help=RISK_ROOT_HELP)
     p.add_argument("--run-date", type=dt.date.fromisoformat, help="judge 'not in the future' against this date")
     p.add_argument("--batch-size", type=int, default=64, help="images per DL model call")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, schedulers)")
+    add_quiet(p, "--no-progress")
     p.add_argument(
         "--mode",
         choices=("refuse", "append", "replace"),
         default="refuse",
         help="when the partition holds patients this file does not deliver: refuse (exit "
         f"{EXIT_WOULD_DROP}, nothing written), append (keep them) or replace (drop them; the old partition "
-        "is kept under OUT/_history/cohort_id=<id>/<run_id>.parquet, table `history` in `sonorisk query`)",
+        "is kept under RISK/_history/cohort_id=<id>/<run_id>.parquet, table `history` in `sonorisk query`)",
     )
     p.add_argument(
         "--no-wait",
         action="store_true",
-        help=f"exit {EXIT_WRITER_BUSY} at once, naming the other run, when another run is writing to --out "
+        help=f"exit {EXIT_WRITER_BUSY} at once, naming the other run, when another run is writing to --risk "
         "(default: wait for it; one writer per risk root)",
     )
     p.add_argument(
@@ -82,15 +84,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "runs",
         help="list scoring runs, or show one run's counts and drift",
         description=(
-            "`sonorisk runs list`: every run under --out, newest last, with its counts and drifted inputs. "
+            "`sonorisk runs list`: every run under --risk, newest last, with its counts and drifted inputs. "
             "`sonorisk runs show RUN_ID`: one run's counts, the PSI of every model input against the "
             "training distribution (drifted ones marked) and the share of quarantined rows by rule: the "
-            "same as OUT/_runs/<run_id>.html. A unique prefix of RUN_ID is enough."
+            "same as RISK/_runs/<run_id>.html. A unique prefix of RUN_ID is enough."
         ),
     )
     r.add_argument("action", choices=("list", "show"), help="list every run, or show one")
     r.add_argument("run_id", nargs="?", help="the run to show (from `runs list` or the score output)")
-    r.add_argument("--out", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
+    r.add_argument("--risk", "--out", dest="risk", type=Path, default=paths.RISK_ROOT, help=RISK_ROOT_HELP)
     r.set_defaults(run=_run_runs)
 
     q = sub.add_parser(
@@ -103,7 +105,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         ),
     )
     q.add_argument("sql", help="the query")
-    q.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
+    q.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help=RISK_ROOT_HELP)
     q.add_argument(
         "--format",
         choices=("table", "csv", "json", "parquet"),
@@ -118,14 +120,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "migrate-risk",
         help="rewrite risk-table partitions written under an older contract version as the current one",
         description=(
-            "Read every OUT/cohort_id=<id>/risk.parquet, and rewrite each one written under an older risk-table "
+            "Read every RISK/cohort_id=<id>/risk.parquet, and rewrite each one written under an older risk-table "
             "contract version as the bundle's version (data_contracts/risk/risk_table.yaml, `migrations`): new "
             "columns are added as nulls, no row is dropped, each rewrite is atomic. `sonorisk score` does this "
             "for the partitions it writes; this command does it for all, so analysts' queries see one schema. "
             "Holds the root's writer lock like `sonorisk score`."
         ),
     )
-    m.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help="risk-table root folder")
+    m.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help=RISK_ROOT_HELP)
     m.add_argument("--bundle", type=Path, default=paths.BUNDLE_DIR, help="bundle whose contract is in force")
     m.set_defaults(run=_run_migrate)
 
@@ -139,10 +141,10 @@ def _run_score(args: argparse.Namespace) -> int:
         manifest = score_cohort(
             args.cohort,
             args.bundle,
-            args.out,
+            args.risk,
             args.run_date,
             args.batch_size,
-            progress=not args.no_progress,
+            progress=show_progress(args),
             wait=not args.no_wait,
             extraction=args.extraction,
             psi_threshold=args.psi_threshold,
@@ -177,11 +179,11 @@ def _run_runs(args: argparse.Namespace) -> int:
     from sonorisk.risk.drift import render_text
     from sonorisk.risk.partition import RUNS_DIR
 
-    folder = args.out / RUNS_DIR
+    folder = args.risk / RUNS_DIR
     manifests = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if args.action == "list":
         if not manifests:
-            print(f"no runs under {args.out}")
+            print(f"no runs under {args.risk}")
         for path in manifests:
             run = json.loads(path.read_text())
             drifted = (run.get("drift") or {}).get("flagged", [])

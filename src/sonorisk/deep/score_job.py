@@ -17,7 +17,12 @@ class DlScoreParams:
 
 
 def score_job(
-    cohorts: list[Path], model_dir: Path, out: Path, batch_size: int = 64, actors: int | None = None
+    cohorts: list[Path],
+    model_dir: Path,
+    out: Path,
+    batch_size: int = 64,
+    actors: int | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Score every row of ``cohorts`` on Ray Data (Ray started here unless already running)."""
     from sonorisk.deep.batch_scoring import score_cohorts
@@ -30,6 +35,6 @@ def score_job(
             raise FileNotFoundError(f"{cohort} does not exist")
     start = time.perf_counter()
     with ray_session():
-        summary = score_cohorts(cohorts, model_dir, out, batch_size=batch_size, actors=actors)
+        summary = score_cohorts(cohorts, model_dir, out, batch_size=batch_size, actors=actors, progress=progress)
     summary["seconds"] = round(time.perf_counter() - start, 1)
     return summary
