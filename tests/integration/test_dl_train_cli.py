@@ -74,6 +74,17 @@ def _train(root: Path, name: str, *extra: str) -> Path:
     return out
 
 
+def _outputs(folder: Path) -> list[str]:
+    return [
+        "--out",
+        str(folder / "model"),
+        "--oof",
+        str(folder / "oof.parquet"),
+        "--metrics",
+        str(folder / "deep.json"),
+    ]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -145,6 +156,10 @@ def test_bad_options_one_line(workspace: Path, capsys: pytest.CaptureFixture[str
             str(workspace / "params.yaml"),
             "--out",
             str(workspace / "bad"),
+            "--oof",
+            str(workspace / "bad" / "oof.parquet"),
+            "--metrics",
+            str(workspace / "bad" / "deep.json"),
             *extra,
         ]
     )
@@ -167,6 +182,7 @@ def test_split_that_does_not_match(workspace: Path, tmp_path: Path, capsys: pyte
             str(other),
             "--params",
             str(workspace / "params.yaml"),
+            *_outputs(tmp_path),
         ]
     )
     assert code == 2
@@ -189,6 +205,7 @@ def test_training_split_with_one_class_is_refused(
             str(one_class),
             "--params",
             str(workspace / "params.yaml"),
+            *_outputs(tmp_path),
         ]
     )
     assert code == 2

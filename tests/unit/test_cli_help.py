@@ -8,11 +8,14 @@ import argparse
 import re
 import subprocess
 import sys
+from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
 
 from sonorisk.cli import build_parser
 
+ROOT = Path(__file__).resolve().parents[2]
 PARSER = build_parser()
 COMMANDS = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction)).choices
 
@@ -56,3 +59,25 @@ def test_the_risk_root_has_one_name_in_every_command() -> None:
 def test_every_command_with_a_progress_bar_takes_quiet() -> None:
     quiet = {name for name, command in COMMANDS.items() if "--quiet" in command._option_string_actions}
     assert quiet == {"synth", "validate", "radiomics", "dl-score", "score"}
+
+
+def test_no_command_writes_into_the_pipelines_outputs_by_default() -> None:
+    # DVC owns its stages' outputs: a command writes there only when told to.
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()
+    outs = {  # a foreach stage's item (${key}) matches any name
+        re.sub(r"\$\{[^}]+\}", "*", o if isinstance(o, str) else next(iter(o))).rstrip("/")
+        for stage in stages
+        for section in ("outs", "metrics", "plots")
+        for o in stage.get("do", stage).get(section, [])
+    }
+    written = {"--out", "--oof", "--metrics", "--model-out", "--out-dir", "--valid", "--quarantine", "--summary"}
+    defaults = {
+        f"{name} {action.option_strings[0]}": str(action.default)
+        for name, command in COMMANDS.items()
+        for action in command._actions
+        if set(action.option_strings) & written and action.default is not None
+    }
+    inside = {k: v for k, v in defaults.items() if any(fnmatch(v, o) or fnmatch(v, o + "/*") for o in outs)}
+    assert inside == {}

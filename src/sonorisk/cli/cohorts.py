@@ -39,7 +39,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=2026, help="root seed (default 2026)")
     p.add_argument("--no-labels", action="store_true", help="write null outcomes: a new cohort to score")
     p.add_argument("--cohort-id", help="cohort_id column value (default synthetic-<seed>)")
-    p.add_argument("--out", type=Path, default=paths.cohort_file("synthetic"), help="cohort Parquet path")
+    p.add_argument("--out", type=Path, required=True, help="cohort Parquet path (a study's are written by dvc repro)")
     p.add_argument("--truth", type=Path, help="truth Parquet path (default: beside --out, *.truth.parquet)")
     p.add_argument("--no-reader2", action="store_true", help="skip the second reader's masks")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (results do not depend on it)")

@@ -28,7 +28,7 @@ def _add_radiomics(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("cohort", type=Path, help="cohort Parquet (validated rows)")
-    p.add_argument("--out", type=Path, default=paths.RADIOMICS_FEATURES, help="feature Parquet")
+    p.add_argument("--out", type=Path, required=True, help="feature Parquet (the pipeline's is DVC's: dvc repro)")
     p.add_argument("--settings", type=Path, help="pyradiomics parameter file (default: the contract's)")
     p.add_argument("--mask-column", default="mask_png", help="mask_png (reader 1) or mask_reader2_png")
     p.add_argument("--cases-per-task", type=int, default=4, help="cases per Ray task (amortises overhead)")
@@ -100,9 +100,9 @@ def _add_dl_train(sub: argparse._SubParsersAction) -> None:
         help="folder of self-supervised encoders written by the dl_pretrain stage (default: dl_train.pretrained); "
         "'none' trains every architecture from scratch",
     )
-    p.add_argument("--out", type=Path, default=paths.DEEP_MODELS, help="model folder (weights + card)")
-    p.add_argument("--oof", type=Path, default=paths.DL_OOF_SCORES, help="out-of-fold scores")
-    p.add_argument("--metrics", type=Path, default=paths.metrics_file("deep"), help="metrics JSON")
+    p.add_argument("--out", type=Path, required=True, help="model folder (weights + card)")
+    p.add_argument("--oof", type=Path, required=True, help="out-of-fold scores Parquet")
+    p.add_argument("--metrics", type=Path, required=True, help="metrics JSON")
     p.set_defaults(run=_run_dl_train)
 
 
@@ -157,7 +157,7 @@ def _add_dl_score(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("cohorts", type=Path, nargs="+", help="cohort Parquet file(s) (validated rows)")
     p.add_argument("--model", type=Path, default=paths.DEEP_MODELS, help="model folder written by dl-train")
-    p.add_argument("--out", type=Path, default=paths.DL_SCORES, help="output Parquet file")
+    p.add_argument("--out", type=Path, required=True, help="output Parquet file (the pipeline's is DVC's: dvc repro)")
     p.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
     p.add_argument(
         "--actors",

@@ -49,8 +49,8 @@ def _add_fusion(sub: argparse._SubParsersAction) -> None:
         help="validated cohort Parquet file(s) for the clinical fields (default data/validated/*.parquet)",
     )
     p.add_argument("--params", type=Path, default=paths.PARAMS_FILE, help="file with a `fusion:` section")
-    p.add_argument("--model-out", type=Path, default=paths.FUSION_MODELS, help="model folder")
-    p.add_argument("--out", type=Path, default=paths.FUSION_SCORES, help="score table")
+    p.add_argument("--model-out", type=Path, required=True, help="model folder (the pipeline's is DVC's: dvc repro)")
+    p.add_argument("--out", type=Path, required=True, help="score table (the pipeline's is DVC's: dvc repro)")
     p.set_defaults(run=_run_fusion)
 
 
