@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sonorisk import paths
 from sonorisk.deep.pretrain_job import DlPretrainParams, pretrain_job, training_rows_only
-from sonorisk.deep.study_rows import DlTrainParams, load_training_rows, zoo_from_params
+from sonorisk.deep.study_rows import DlTrainParams, load_training_rows, zoo_recipe
 from sonorisk.gates import StudyError, run_stage
 from sonorisk.params import stage_params
 from sonorisk.study import Study
@@ -21,14 +21,9 @@ def main() -> None:
     if absent:
         raise StudyError(f"study.pretraining_cohorts names {', '.join(absent)}, which do not exist (ingest them first)")
     rows, split, _, _ = load_training_rows(paths.validated_cohorts(), paths.SPLIT_FILE)
-    recipe = DlTrainParams(
-        models=train.models,
-        profile=train.profile,
-        profiles=train.profiles,
-        crop_margin=train.crop_margin,
-        normalise=train.normalise,
-    )
-    pretrain_job(training_rows_only(rows, split), archives, study.external_centres, params, zoo_from_params(recipe))
+    input_size = train.profiles[train.profile].input_size
+    zoo = zoo_recipe(train.models, input_size, train.crop_margin, train.normalise)
+    pretrain_job(training_rows_only(rows, split), archives, study.external_centres, params, zoo)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,15 @@ import pytest
 from tests.integration.project import NIGHTLY_COHORT_ID, QUARANTINED_ROW, ScoredRoot, sonorisk, v1_partition
 
 pytestmark = [pytest.mark.dvc, pytest.mark.slow, pytest.mark.xdist_group("reduced_project")]
+# The nightly cohort's first run: 12 rows, one quarantined (an impossible age), every other one scored.
+FIRST_RUN_COUNTS = {
+    "rows_in": 12,
+    "scored": 11,
+    "quarantined": 1,
+    "cached": 0,
+    "newly_scored": 11,
+    "kept_from_before": 0,
+}
 
 
 def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
@@ -49,14 +58,7 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     # Migrated (atomically, all 11 rows), then every row scored again: the old rows lack the new columns.
     assert "from risk-table contract v1 to v2 (11 rows)" in first.stdout + first.stderr
     assert manifest["migrated"] == {NIGHTLY_COHORT_ID: {"from": 1, "to": 2, "rows": 11}}
-    assert manifest["counts"] == {
-        "rows_in": 12,
-        "scored": 11,
-        "quarantined": 1,
-        "cached": 0,
-        "newly_scored": 11,
-        "kept_from_before": 0,
-    }
+    assert manifest["counts"] == FIRST_RUN_COUNTS
     rewritten = pq.read_table(partition)
     assert rewritten.schema.metadata[VERSION_KEY] == b"2"
     assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(ids)
@@ -149,14 +151,7 @@ def test_scoring_through_an_existing_ray_cluster(scored_root: ScoredRoot) -> Non
     """The session's scored root was scored through a `ray start` head named by RAY_ADDRESS."""
     manifest = scored_root.manifest
     assert manifest["ray"].startswith("existing cluster at 127.0.0.1:"), manifest["ray"]
-    assert manifest["counts"] == {
-        "rows_in": 12,
-        "scored": 11,
-        "quarantined": 1,
-        "cached": 0,
-        "newly_scored": 11,
-        "kept_from_before": 0,
-    }
+    assert manifest["counts"] == FIRST_RUN_COUNTS
     assert pl.read_parquet(scored_root.partition()).height == 11
 
 

@@ -36,6 +36,11 @@ def row_key(row: Mapping[str, Any]) -> tuple[str, str]:
     return row["cohort_id"], row["patient_id"]
 
 
+def table_keys(table: Any) -> list[tuple[str, str]]:
+    """Every row's key (``ROW_KEY``), in order, from an Arrow table or record batch."""
+    return list(zip(*(table.column(c).to_pylist() for c in ROW_KEY), strict=True))
+
+
 COHORT_SCHEMA = pa.schema(
     [
         pa.field("patient_id", pa.string()),

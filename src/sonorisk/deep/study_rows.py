@@ -5,6 +5,7 @@ pretraining and training stages share this without sharing each other's code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,17 +83,22 @@ class DlTrainParams:
     init_weights: str | None = None
     pretrained: str | None = None
 
-    @property
-    def chosen_profile(self) -> DlProfile:
+    def __post_init__(self) -> None:
         if self.profile not in self.profiles:
-            raise ParamsError(
-                f"dl_train.profile {self.profile!r} is not one of dl_train.profiles ({', '.join(self.profiles)})"
-            )
-        return self.profiles[self.profile]
+            known = ", ".join(self.profiles)
+            raise ParamsError(f"dl_train.profile {self.profile!r} is not one of dl_train.profiles ({known})")
 
 
 def zoo_from_params(params: DlTrainParams) -> dict[str, dict[str, Any]]:
+    """The zoo of a ``dl_train`` section (``zoo_recipe``)."""
+    input_size = params.profiles[params.profile].input_size
+    return zoo_recipe(params.models, input_size, params.crop_margin, params.normalise)
+
+
+def zoo_recipe(
+    models: Mapping[str, Mapping[str, Any] | None], input_size: int, crop_margin: float, normalise: str | None
+) -> dict[str, dict[str, Any]]:
     """Model name -> overrides: the profile's input size and the crop margin, then each model's own."""
-    shared: dict[str, Any] = {"input_size": params.chosen_profile.input_size, "crop_margin": params.crop_margin}
-    shared |= {"normalise": params.normalise} if params.normalise is not None else {}
-    return {name: shared | (options or {}) for name, options in params.models.items()}
+    shared: dict[str, Any] = {"input_size": input_size, "crop_margin": crop_margin}
+    shared |= {"normalise": normalise} if normalise is not None else {}
+    return {name: shared | dict(options or {}) for name, options in models.items()}

@@ -35,7 +35,7 @@ class TrainOutputs:
 
 
 def train_config(params: DlTrainParams) -> TrainConfig:
-    profile = params.chosen_profile
+    profile = params.profiles[params.profile]
     return TrainConfig(
         epochs=profile.epochs,
         batch_size=profile.batch_size,

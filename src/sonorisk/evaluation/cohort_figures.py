@@ -59,8 +59,7 @@ def shap_outputs(
     study's fusion carries no clinical column worth a row (its encoder saw none)."""
     z = model.matrix(everyone.to_dicts(), score_columns(everyone, model.score_inputs))
     contributions, base = model.contributions(z)
-    clinical = len(model.encoder.columns)
-    shown = [j for j in range(len(model.columns)) if has_clinical or j >= clinical]
+    shown = [j for j in range(len(model.columns)) if has_clinical or j >= model.design.clinical_width]
     columns = [model.columns[j] for j in shown]
     shap = pl.DataFrame(
         {**{k: everyone[k] for k in KEY}, "base_value": np.full(len(z), base)}

@@ -7,22 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from sonorisk.fusion.design import InputDesign
 from sonorisk.modelling import xgb
-
-
-class Head(Protocol):
-    def raw(self, z: np.ndarray) -> np.ndarray: ...
-
-    def contributions(self, z: np.ndarray) -> tuple[np.ndarray, float]: ...
-
-    def to_dict(self, columns: Sequence[str]) -> dict[str, Any]: ...
-
-    def save(self, path: Path) -> list[Path]: ...
 
 
 @dataclass
@@ -107,7 +97,8 @@ class DesignedModel:
         return self.head.raw(self.matrix(rows, scores))
 
 
-def head_from_dict(kind: str, raw: Mapping[str, Any], columns: Sequence[str], folder: Path) -> LinearHead | BoosterHead:
-    if kind not in HEADS:
-        raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(HEADS)})")
-    return HEADS[kind].from_dict(raw, columns, folder)
+def head_from_dict(raw: Mapping[str, Any], folder: Path) -> LinearHead | BoosterHead:
+    """The head a saved model card (``raw``: its ``kind``, ``columns`` and head fields) names."""
+    if raw["kind"] not in HEADS:
+        raise ValueError(f"unknown model kind {raw['kind']!r} (known: {', '.join(HEADS)})")
+    return HEADS[raw["kind"]].from_dict(raw, raw["columns"], folder)

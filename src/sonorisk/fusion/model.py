@@ -26,11 +26,10 @@ import numpy as np
 
 from sonorisk.atomic_file import write_json
 from sonorisk.fusion.calibration import Calibrator, calibrator_from_dict
-from sonorisk.fusion.design import SCORE_INPUTS, InputDesign, score_matrix
+from sonorisk.fusion.design import InputDesign
 from sonorisk.fusion.heads import BoosterHead, DesignedModel, LinearHead, head_from_dict
 from sonorisk.modelling.clinical_encoding import ClinicalEncoder
 
-__all__ = ["SCORE_INPUTS", "FusionModel", "score_matrix"]
 MODEL_FILE = "fusion.json"
 BOOSTER_FILE = "fusion_xgb.ubj"
 
@@ -93,7 +92,7 @@ class FusionModel(DesignedModel):
         return cls(
             kind=raw["kind"],
             design=InputDesign.from_dict(raw),
-            head=head_from_dict(raw["kind"], raw, raw["columns"], folder),
+            head=head_from_dict(raw, folder),
             calibrator=calibrator_from_dict(raw["calibrator"]),
             thresholds=raw["thresholds"],
             min_sensitivity=raw["min_sensitivity"],

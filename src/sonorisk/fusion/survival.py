@@ -99,7 +99,7 @@ class SurvivalModel(DesignedModel):
             family=raw["family"],
             kind=raw["kind"],
             design=InputDesign.from_dict(raw),
-            head=head_from_dict(raw["kind"], raw, raw["columns"], folder),
+            head=head_from_dict(raw, folder),
             baseline=Baseline.from_dict(raw["baseline"]),
             params=raw["params"],
             selection=raw["selection"],

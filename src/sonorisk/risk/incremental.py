@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from sonorisk.contracts.schema import table_keys
 from sonorisk.risk.contract import RiskTableContract, partition_version
 from sonorisk.risk.partition import PARTITION_FILE, partition_dir, read_partition, write_partition
 
@@ -46,20 +47,22 @@ def reusable_rows(
 ) -> Reuse:
     """The rows of ``out``'s partitions whose hash is among ``hashes`` (after any migration), and those
     whose key is not among the ``delivered`` keys (valid or quarantined tonight)."""
-    migrated = migrate_partitions(out, cohort_ids, contract, log)
     wanted = list(hashes)
     cached: list[pa.Table] = []
     known: set[str] = set()
+    migrated: dict[str, dict[str, int]] = {}
     undelivered = {}
     for cohort_id in cohort_ids:
-        previous = read_partition(out, cohort_id)
+        previous = read_partition(out, cohort_id)  # read once: migrated in place if need be
         if previous is None:
             continue
-        keys = zip(previous.column("cohort_id").to_pylist(), previous.column("patient_id").to_pylist(), strict=True)
-        absent = np.array([k not in delivered for k in keys], dtype=bool)
+        previous, record = _migrate(out, cohort_id, previous, contract, log)
+        if record is not None:
+            migrated[cohort_id] = record
+        absent = np.array([k not in delivered for k in table_keys(previous)], dtype=bool)
         if absent.any():
             undelivered[cohort_id] = previous.filter(pa.array(absent))
-        if "row_hash" in previous.column_names and cohort_id not in migrated:
+        if "row_hash" in previous.column_names and record is None:
             keep = np.isin(previous.column("row_hash").to_numpy(zero_copy_only=False), wanted)
             cached.append(previous.filter(pa.array(keep)))
             known |= set(cached[-1].column("row_hash").to_pylist())
@@ -73,8 +76,8 @@ def rows_to_keep(reuse: Reuse, mode: str) -> list[pa.Table]:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not reuse.undelivered or mode == "replace":
         return []
-    counts = ", ".join(f"cohort_id={c}: {t.num_rows}" for c, t in sorted(reuse.undelivered.items()))
     if mode == "refuse":
+        counts = ", ".join(f"cohort_id={c}: {t.num_rows}" for c, t in sorted(reuse.undelivered.items()))
         example = next(iter(reuse.undelivered.values())).column("patient_id")[0].as_py()
         raise UndeliveredRowsError(
             f"the risk table holds patients this file does not deliver ({counts}; e.g. {example}): pass "
@@ -100,15 +103,24 @@ def migrate_partitions(
     migrated = {}
     for cohort_id in cohort_ids:
         previous = read_partition(out, cohort_id)
-        if previous is None or partition_version(previous) == contract.version:
-            continue
-        table, written = contract.migrate(previous)
-        if table.num_rows != previous.num_rows:
-            raise AssertionError(f"migration of cohort_id={cohort_id} changed the row count")  # never expected
-        write_partition(table, out, cohort_id)
-        migrated[cohort_id] = {"from": written, "to": contract.version, "rows": table.num_rows}
-        log(
-            f"score: migrated cohort_id={cohort_id} from risk-table contract v{written} to v{contract.version}"
-            f" ({table.num_rows} rows)"
-        )
+        record = _migrate(out, cohort_id, previous, contract, log)[1] if previous is not None else None
+        if record is not None:
+            migrated[cohort_id] = record
     return migrated
+
+
+def _migrate(
+    out: Path, cohort_id: str, previous: pa.Table, contract: RiskTableContract, log: Callable[[str], None]
+) -> tuple[pa.Table, dict[str, int] | None]:
+    """The partition as the current contract has it, and {from, to, rows} when it had to be rewritten."""
+    if partition_version(previous) == contract.version:
+        return previous, None
+    table, written = contract.migrate(previous)
+    if table.num_rows != previous.num_rows:
+        raise AssertionError(f"migration of cohort_id={cohort_id} changed the row count")  # never expected
+    write_partition(table, out, cohort_id)
+    log(
+        f"score: migrated cohort_id={cohort_id} from risk-table contract v{written} to v{contract.version}"
+        f" ({table.num_rows} rows)"
+    )
+    return table, {"from": written, "to": contract.version, "rows": table.num_rows}

@@ -41,7 +41,7 @@ def risk_rows(
             "threshold": [thresholds["youden"]] * n,
             "threshold_high_sensitivity": [thresholds["high_sensitivity"]] * n,
             "score_note": scores["score_note"],
-            "row_hash": [hashes[k] for k in zip(*(scores[c].to_list() for c in ROW_KEY), strict=True)],
+            "row_hash": [hashes[k] for k in scores.select(ROW_KEY).rows()],
             "bundle_version": [bundle[0]] * n,
             "bundle_sha256": [bundle[1]] * n,
             "scored_at": [scored_at] * n,

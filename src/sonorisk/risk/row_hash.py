@@ -13,7 +13,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sonorisk.contracts.schema import ROW_KEY
+from sonorisk.contracts.schema import table_keys
 
 _NOT_HASHED = {"input_row", "validation_notes"}  # what validation adds
 
@@ -43,7 +43,7 @@ def hash_file_rows(
     keys: list[tuple[str, str]] = []
     hashes: dict[tuple[str, str], str] = {}
     for batch in valid.iter_batches(batch_size=128):
-        batch_keys = list(zip(*(batch.column(c).to_pylist() for c in ROW_KEY), strict=True))
+        batch_keys = table_keys(batch)
         keys.extend(batch_keys)
         hashes.update(zip(batch_keys, row_hashes(batch, salt, labels), strict=True))
     return keys, hashes

@@ -36,20 +36,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sonorisk.atomic_file import write_json, write_text
+from sonorisk.contracts.schema import table_keys
 from sonorisk.parquet_stream import open_for_streaming
 from sonorisk.provenance import file_sha256
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.reproducibility import current_profile
 from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, render_html, run_drift
 from sonorisk.risk.fresh_scores import Frames, read_fields, score_new_rows
-from sonorisk.risk.frozen import EXTRACTION_MODES, FrozenBundle
+from sonorisk.risk.frozen import FrozenBundle
 from sonorisk.risk.incremental import Reuse, archive_replaced, reusable_rows, rows_to_keep
 from sonorisk.risk.partition import RUNS_DIR
 from sonorisk.risk.risk_rows import risk_rows, write_partitions
 from sonorisk.risk.row_hash import hash_file_rows
 from sonorisk.risk.writer_lock import writer_lock
-
-__all__ = ["EXTRACTION_MODES", "score_cohort"]
 
 
 @dataclass
@@ -145,9 +144,7 @@ def _plan(
     mode: str,
 ) -> _Plan:
     keys, hashes = hash_file_rows(valid, frozen.row_salt, frozen.label_columns)
-    held = set(
-        zip(quarantine.column("cohort_id").to_pylist(), quarantine.column("patient_id").to_pylist(), strict=True)
-    )
+    held = set(table_keys(quarantine))
     cohort_ids = sorted({k[0] for k in keys} | {k[0] for k in held})
     reuse = reusable_rows(out, cohort_ids, hashes.values(), set(keys) | held, frozen.risk_contract, log)
     kept = rows_to_keep(reuse, mode)  # refuses before any work when rows would be dropped
