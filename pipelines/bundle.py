@@ -15,7 +15,7 @@ from sonorisk.study import Study
 def main() -> None:
     settings = paths.PROJECT_ROOT / stage_params("radiomics", RadiomicsStageParams).settings
     study = stage_params("study", Study)
-    manifest = bundle_job(settings, study.outcome, study.followup_column)
+    manifest = bundle_job(settings, study)
     print(f"bundle: {len(manifest['files'])} files, bundle sha256 {manifest['bundle_sha256']}")
 
 

@@ -41,6 +41,7 @@ from sonorisk.atomic_file import atomic_dir, write_json
 from sonorisk.modelling.clinical_encoding import source_fields
 from sonorisk.provenance import PIPELINE_PACKAGES, code_sha256, file_sha256, package_versions
 from sonorisk.reproducibility import current_profile
+from sonorisk.study import Study
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -93,7 +94,11 @@ def load_bundle(root: Path) -> Bundle:
     """Read and verify a bundle; every file's hash must match the manifest, no file may be added."""
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
-        raise BundleError(f"no bundle at {root}: {MANIFEST} is missing (run `dvc repro` to build models/bundle)")
+        where = "" if root.is_absolute() else f" (relative to {Path.cwd()})"
+        raise BundleError(
+            f"no bundle at {root}{where}: {MANIFEST} is missing (pass --bundle PATH, or build models/bundle "
+            "with `dvc repro`)"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
         files: dict[str, str] = manifest["files"]
@@ -112,6 +117,17 @@ def load_bundle(root: Path) -> Bundle:
     if manifest.get("bundle_sha256") != bundle_hash(files):
         raise BundleError(f"bundle manifest {manifest_path} was changed: its bundle hash does not match its files")
     return Bundle(root, manifest)
+
+
+def study_record(study: Study) -> dict[str, Any]:
+    """The study as the manifest records it."""
+    return {
+        "name": study.name,
+        "outcome": study.outcome,
+        "outcome_wording": study.outcome_wording or study.outcome,
+        "followup_column": study.followup_column,
+        "person_column": study.person_column,
+    }
 
 
 def pipeline_sources(radiomics_settings: Path) -> dict[str, Path]:
@@ -167,18 +183,17 @@ def read_features(bundle: Bundle) -> list[str]:
     return inputs_read(inputs, "radiomics")
 
 
-def pipeline_provenance(
-    inputs: Mapping[str, Mapping[str, list[str]]], outcome: str, followup_column: str
-) -> dict[str, Any]:
-    """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the study's
-    label columns (``outcome``, follow-up), the training data's hashes and the headline metrics of the evaluate
-    stage."""
+def pipeline_provenance(inputs: Mapping[str, Mapping[str, list[str]]], study: Study) -> dict[str, Any]:
+    """What the manifest records beside the hashes: versions, code hash, reproducibility profile, the study
+    (its name, label columns, the outcome's wording and the person column: what a scoring machine needs
+    without the project's params.yaml), the training data's hashes and the headline metrics of the
+    evaluate stage."""
     results = json.loads(paths.metrics_file("fusion").read_text())["results"]
     card = json.loads((paths.DEEP_MODELS / "model_card.json").read_text())
     return {
         "code_sha256": code_sha256(),
         "model_inputs": inputs,
-        "study": {"outcome": outcome, "followup_column": followup_column},
+        "study": study_record(study),
         "reproducibility": current_profile(),
         "versions": package_versions(PIPELINE_PACKAGES),
         "training_data": {

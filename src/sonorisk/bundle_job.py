@@ -11,9 +11,10 @@ from sonorisk import paths
 from sonorisk.atomic_file import write_json
 from sonorisk.bundle import inputs_read, model_inputs, pipeline_provenance, pipeline_sources, write_bundle
 from sonorisk.risk.drift import REFERENCE_FILE, development_reference
+from sonorisk.study import Study
 
 
-def bundle_job(radiomics_settings: Path, outcome: str, followup_column: str) -> dict[str, Any]:
+def bundle_job(radiomics_settings: Path, study: Study) -> dict[str, Any]:
     """Build ``models/bundle`` from the pipeline's outputs; returns its manifest."""
     inputs = model_inputs(paths.RADIOMICS_MODELS, paths.FUSION_MODELS)
     reference = development_reference(
@@ -28,5 +29,5 @@ def bundle_job(radiomics_settings: Path, outcome: str, followup_column: str) -> 
         sources = pipeline_sources(radiomics_settings) | {
             REFERENCE_FILE: write_json(Path(scratch) / "reference.json", reference)
         }
-        provenance = pipeline_provenance(inputs, outcome, followup_column)
+        provenance = pipeline_provenance(inputs, study)
         return write_bundle(paths.BUNDLE_DIR, sources, provenance)

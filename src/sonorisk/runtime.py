@@ -38,6 +38,7 @@ def _start(num_cpus: int | None) -> None:
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if os.environ.get("RAY_ADDRESS"):
+        check_reachable(os.environ["RAY_ADDRESS"])
         # A local cluster's workers inherit this process's environment; a remote one's get the
         # reproducibility profile through the runtime environment.
         ray.init(
@@ -58,6 +59,25 @@ def _start(num_cpus: int | None) -> None:
             include_dashboard=False,
             log_to_driver=False,
         )
+
+
+def check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail at once, in one line, when a ``host:port`` cluster address does not answer: ray.init()
+    would retry for minutes, and a nightly job should report an unreachable cluster, not hang.
+
+    Raises:
+        ConnectionError: nothing listens at ``address``.
+    """
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as problem:
+        raise ConnectionError(f"nothing answers at RAY_ADDRESS={address} ({problem.strerror or problem})") from None
 
 
 @contextmanager

@@ -1,5 +1,6 @@
-"""Issue 6: the reduced project's bundle lists every model file with its hash, and nightly scoring
-refuses a bundle in which any one bit of any file changed, before writing anything."""
+"""The reduced project's bundle lists every model file with its hash; nightly scoring and `sonorisk
+bundle verify` refuse a bundle in which any one bit of any file changed (exit 6, naming the file),
+before writing anything."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def test_bundle_lists_every_file_and_refuses_any_changed_byte(
         "contracts/risk/risk_table.yaml",
     }
     assert expected <= set(manifest["files"])
+    capsys.readouterr()
+    assert main(["bundle", "verify", str(bundle)]) == 0
+    verified = capsys.readouterr().out
+    assert f"OK, {len(manifest['files'])} files verified" in verified and manifest["bundle_sha256"] in verified
     for name in sorted(manifest["files"]):
         tampered = tmp_path / "bundle"
         shutil.rmtree(tampered, ignore_errors=True)
@@ -49,6 +54,31 @@ def test_bundle_lists_every_file_and_refuses_any_changed_byte(
         capsys.readouterr()
         code = main(["score", "--cohort", str(nightly_cohort), "--bundle", str(tampered), "--out", str(out)])
         stderr = capsys.readouterr().err
-        assert code == 2, (name, stderr)
+        assert code == 6, (name, stderr)  # bundle
         assert name in stderr and len(stderr.strip().splitlines()) == 1, stderr
         assert not out.exists(), f"something was written despite the tampered {name}"
+        assert main(["bundle", "verify", str(tampered)]) == 6
+        refusal = capsys.readouterr().err.strip()
+        assert refusal.startswith("sonorisk bundle: error:") and name in refusal and "\n" not in refusal, refusal
+
+
+def test_an_unreachable_cluster_ends_the_run_at_once_with_exit_8(
+    reproduced: tuple[Path, str], nightly_cohort: Path, tmp_path: Path
+) -> None:
+    """RAY_ADDRESS naming a port where nothing listens: one line and exit 8 within seconds (ray.init
+    alone would retry for minutes), nothing written."""
+    import socket
+
+    from tests.integration.project import RAY_CLIENT_ENV, sonorisk
+
+    project, _ = reproduced
+    with socket.socket() as probe:  # a free port, closed again: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "risk"
+    args = ["score", "--cohort", str(nightly_cohort), "--bundle", str(project / "models/bundle"), "--risk", str(out)]
+    done = sonorisk([*args, "--quiet"], project, RAY_CLIENT_ENV | {"RAY_ADDRESS": f"127.0.0.1:{port}"})
+    assert done.returncode == 8, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sonorisk score: error: cannot reach the Ray cluster:") and str(port) in last, last
+    assert not list(out.glob("cohort_id=*")) and not list(out.glob("_runs/*.json"))

@@ -1,5 +1,5 @@
-"""Problems with the cohort as a whole: a clear one-line error and exit status 2, never a traceback,
-and nothing written."""
+"""Problems with the cohort as a whole: a clear one-line error and exit status 5 (data), never a
+traceback, and nothing written."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("make", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_cohort_level_problem_exits_2_with_one_line(
+def test_cohort_level_problem_exits_5_with_one_line(
     small_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message: str
 ) -> None:
     cohort = make(small_cohort, tmp_path)
@@ -80,7 +80,7 @@ def test_cohort_level_problem_exits_2_with_one_line(
         ]
     )
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 5
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (out / "v.parquet").exists() and not (out / "q.parquet").exists()

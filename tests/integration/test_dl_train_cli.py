@@ -1,7 +1,8 @@
 """`sonorisk dl-train` end to end on a small synthetic cohort: the same seed gives byte-identical
 fold models on CPU, a different seed does not; the architecture is the one-standard-error choice on
 out-of-fold AUC; out-of-fold scores exist only for training patients; per-model metrics carry AUCs
-with confidence intervals; bad input ends in one line and exit status 2."""
+with confidence intervals; bad input ends in one line and its exit status
+(2 usage, 5 data: cli/exit_codes.py)."""
 
 from __future__ import annotations
 
@@ -138,14 +139,16 @@ def test_another_seed_other_weights(workspace: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "message", "status"),
     [
-        (["--models", "densenet"], "not in the zoo"),
-        (["--profile", "tpu"], "known profiles"),
-        (["--init-weights", "/nonexistent/w.safetensors"], "does not exist"),
+        (["--models", "densenet"], "not in the zoo", 2),  # usage
+        (["--profile", "tpu"], "known profiles", 2),
+        (["--init-weights", "/nonexistent/w.safetensors"], "does not exist", 5),  # data: an input file is missing
     ],
 )
-def test_bad_options_one_line(workspace: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str):
+def test_bad_options_one_line(
+    workspace: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str, status: int
+) -> None:
     code = main(
         [
             "dl-train",
@@ -164,7 +167,7 @@ def test_bad_options_one_line(workspace: Path, capsys: pytest.CaptureFixture[str
         ]
     )
     err = capsys.readouterr().err.strip()
-    assert code == 2
+    assert code == status
     assert message in err
     assert len(err.splitlines()) == 1
     assert not (workspace / "bad").exists()
@@ -185,7 +188,7 @@ def test_split_that_does_not_match(workspace: Path, tmp_path: Path, capsys: pyte
             *_outputs(tmp_path),
         ]
     )
-    assert code == 2
+    assert code == 5  # data: the split does not fit the cohort
     assert "no training rows" in capsys.readouterr().err
 
 
@@ -208,5 +211,5 @@ def test_training_split_with_one_class_is_refused(
             *_outputs(tmp_path),
         ]
     )
-    assert code == 2
+    assert code == 5
     assert "training split has 0 positive" in capsys.readouterr().err

@@ -56,11 +56,11 @@ def test_nightly_scoring_is_idempotent_incremental_and_accounts_for_every_row(
     runs = sorted((out / "_runs").glob("*.json"))
     manifest = json.loads(runs[0].read_text())
     # Migrated (atomically, all 11 rows), then every row scored again: the old rows lack the new columns.
-    assert "from risk-table contract v1 to v2 (11 rows)" in first.stdout + first.stderr
-    assert manifest["migrated"] == {NIGHTLY_COHORT_ID: {"from": 1, "to": 2, "rows": 11}}
+    assert "from risk-table contract v1 to v3 (11 rows)" in first.stdout + first.stderr
+    assert manifest["migrated"] == {NIGHTLY_COHORT_ID: {"from": 1, "to": 3, "rows": 11}}
     assert manifest["counts"] == FIRST_RUN_COUNTS
     rewritten = pq.read_table(partition)
-    assert rewritten.schema.metadata[VERSION_KEY] == b"2"
+    assert rewritten.schema.metadata[VERSION_KEY] == b"3"
     assert sorted(rewritten.column("patient_id").to_pylist()) == sorted(ids)
     risk_24, risk_36 = rewritten.column("risk_24m").to_pylist(), rewritten.column("risk_36m").to_pylist()
     assert all(r is not None and 0 < r <= q < 1 for r, q in zip(risk_24, risk_36, strict=True))
@@ -107,9 +107,13 @@ def test_bundle_driven_extraction_gives_the_full_extractions_risks_and_each_run_
     bundle = project / "models/bundle"
     full_root = tmp_path / "full"
     args = ["score", "--cohort", str(nightly_cohort), "--bundle", str(bundle), "--out", str(full_root)]
-    done = sonorisk([*args, "--no-progress", "--extraction", "full", "--drift-min-rows", "5"], project)
-    assert done.returncode == 0, done.stderr
+    # With a threshold every input reaches, --fail-on-drift exits 7 after writing the risks.
+    flags = ["--extraction", "full", "--drift-min-rows", "5", "--psi-threshold", "0", "--fail-on-drift"]
+    done = sonorisk([*args, "--no-progress", *flags], project)
+    assert done.returncode == 7, done.stderr
+    assert "score: drift:" in done.stderr
     full_run = json.loads(next((full_root / "_runs").glob("*.json")).read_text())
+    assert full_run["drift"]["flagged"] and len(full_run["drift"]["flagged"]) == len(full_run["drift"]["inputs"])
 
     # The same risks, scores, groups and row hashes, whichever extraction made them.
     differs_by_run = ["run_id", "scored_at"]

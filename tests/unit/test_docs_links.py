@@ -58,3 +58,21 @@ def test_the_readme_stage_table_lists_every_stage() -> None:
     table = text[start:].split("\n\n", 1)[0]  # a blank line ends a Markdown table
     listed = re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE)
     assert listed == wanted
+
+
+def test_every_risk_table_column_is_documented() -> None:
+    from sonorisk.paths import RISK_CONTRACT
+    from sonorisk.risk.contract import RiskTableContract
+
+    page = (ROOT / "docs" / "risk-tables.md").read_text()
+    missing = [c["name"] for c in RiskTableContract.load(RISK_CONTRACT).columns if f"`{c['name']}`" not in page]
+    assert missing == [], f"docs/risk-tables.md does not describe {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
+def test_user_docs_carry_no_internal_history(page: Path) -> None:
+    """A reader has no tracker and no commit log: "the issue", "issue 17" or "commit 3983851" mean
+    nothing to them; a page says what holds now and, where a figure is old, its date."""
+    text = page.read_text()
+    found = re.findall(r"(?i)\b(?:the|this|a later|an earlier) issue\b|\bissue \d+|\bcommit [0-9a-f]{7,40}\b", text)
+    assert found == [], f"{page.name}: {found}"

@@ -2,8 +2,9 @@
 (``cli/cohorts.py``), features and deep learning (``cli/features.py``), models and evaluation
 (``cli/models.py``), nightly scoring and queries (``cli/risk.py``).
 
-Heavy libraries are imported inside each command so ``sonorisk --help`` answers at once.
-Cohort-level problems end with a one-line message on stderr and exit status 2, never a traceback.
+Heavy libraries are imported inside each command so ``sonorisk --help`` answers at once. A problem
+the user can act on (a bad option, an unusable cohort, a changed bundle, a busy risk root) ends with a
+one-line message on stderr and its own exit status (``cli/exit_codes.py``), never a traceback.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import argparse
 import os
 import sys
 
-from sonorisk.cli import cohorts, features, models, risk
+from sonorisk.cli import bundles, cohorts, exit_codes, features, models, risk
 from sonorisk.reproducibility import PROFILE_VARIABLE, ProfileError, apply_profile
-
-EXIT_COHORT_PROBLEM = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,12 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Every command computes under the reproducibility profile SONORISK_PROFILE names: fast "
             "(default, the host's best instruction set) or audit (capped at x86-64-v3: the same bytes on "
-            "any such host). Run manifests and reports record it; see docs/reproducibility.md."
+            "any such host). Run manifests and reports record it; see docs/reproducibility.md. "
+            + exit_codes.epilog()
+            + " (docs/nightly.md)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for topic in (cohorts, features, models, risk):
+    for topic in (cohorts, features, models, risk, bundles):
         topic.add_commands(sub)
     for command in sub.choices.values():  # every --help shows each option's default
         command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
@@ -51,19 +52,27 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error exits 2 here (argparse)
     try:
         apply_profile(os.environ.get(PROFILE_VARIABLE, "fast"))
     except ProfileError as problem:
         print(f"sonorisk {args.command}: error: {problem}", file=sys.stderr)
-        return EXIT_COHORT_PROBLEM
-    from sonorisk.contracts.reasons import CohortError
-
+        return exit_codes.USAGE
     try:
         return int(args.run(args))
-    except (CohortError, ValueError, FileNotFoundError) as problem:  # BundleError is a ValueError
-        print(f"sonorisk {args.command}: error: {problem}", file=sys.stderr)
-        return EXIT_COHORT_PROBLEM
-    except ConnectionError as problem:
-        print(f"sonorisk {args.command}: error: cannot reach the Ray cluster: {problem}", file=sys.stderr)
-        return EXIT_COHORT_PROBLEM
+    except Exception as problem:  # classified; anything unforeseen is re-raised with its traceback
+        code = exit_codes.exit_code(problem)
+        if code == exit_codes.DEFECT:
+            raise  # not a problem the user can act on: the traceback is what gets reported
+        print(f"sonorisk {args.command}: {_label(code)}: {_one_line(problem)}", file=sys.stderr)
+        return code
+
+
+def _label(code: int) -> str:
+    """The word before the message: ``error`` for usage, data and bundle problems, else the code's name."""
+    return {exit_codes.BUSY: "busy", exit_codes.REFUSED: "refused", exit_codes.CLUSTER: "error: cannot reach "
+            "the Ray cluster"}.get(code, "error")  # fmt: skip
+
+
+def _one_line(problem: BaseException) -> str:
+    return " ".join(str(problem).split()) or type(problem).__name__

@@ -88,11 +88,12 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
             "Expectations suites (cohort; clinical when clinical fields are present) and the image "
             "checks. Writes valid rows, a quarantine table with every reason per row (column, rule, "
             "value), a JSON summary and GE Data Docs. Rows in = valid + quarantined. Exit 0 even "
-            "with quarantined rows; exit 2 with a one-line reason when the cohort as a whole is "
+            "with quarantined rows; exit 5 with a one-line reason when the cohort as a whole is "
             "unusable (missing file or column, wrong type, no rows)."
         ),
     )
-    p.add_argument("cohort", type=Path, help="cohort Parquet")
+    p.add_argument("cohort", type=Path, nargs="?", help="cohort Parquet (or --cohort, as in `sonorisk score`)")
+    p.add_argument("--cohort", dest="cohort_option", type=Path, metavar="COHORT", help="cohort Parquet")
     p.add_argument("--valid", type=Path, help="valid rows (default data/validated/<name>.parquet)")
     p.add_argument("--quarantine", type=Path, help="quarantined rows (default data/quarantine/<name>.parquet)")
     p.add_argument("--summary", type=Path, help="JSON summary (default reports/validation/<name>/summary.json)")
@@ -105,6 +106,9 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 def _run_validate(args: argparse.Namespace) -> int:
     from sonorisk.contracts.validate import validate_cohort, write_summary
 
+    if (args.cohort is None) == (args.cohort_option is None):
+        raise ValueError("name the cohort once: `sonorisk validate COHORT` or `sonorisk validate --cohort COHORT`")
+    args.cohort = args.cohort or args.cohort_option
     name = args.cohort.name.removesuffix(".parquet")
     valid = args.valid or paths.VALIDATED_DIR / f"{name}.parquet"
     quarantine = args.quarantine or paths.QUARANTINE_DIR / f"{name}.parquet"

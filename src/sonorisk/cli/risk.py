@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 from sonorisk import paths
+from sonorisk.cli import exit_codes
 from sonorisk.cli.progress import add_quiet, show_progress
 
-EXIT_WRITER_BUSY = 3  # another run holds the output root (--no-wait)
 RISK_ROOT_HELP = "risk-table root folder (one name in every command; --out is the same, kept for old scripts)"
-EXIT_WOULD_DROP = 4  # the file lacks patients the partition holds (--mode refuse)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -27,11 +26,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "RISK/_runs/<run_id>.json (counts in / scored / quarantined / cached, stage times, hashes). "
             "Re-scoring a cohort id rewrites its partition; rows whose data, bundle and settings are unchanged "
             "keep their scores without radiomics or DL; patients the partition holds but the file does not "
-            f"deliver are never dropped silently (--mode; exit {EXIT_WOULD_DROP} by default). Exit 0 even with "
-            "quarantined rows; exit 2 with a one-line "
-            "reason when the cohort or the bundle is unusable (missing file, wrong schema, changed bundle). "
-            "One run writes to a --risk root at a time: a second waits (or, with --no-wait, exits 3 naming the "
-            "first); a killed run leaves no lock behind. Radiomics extracts only the features the bundle's "
+            f"deliver are never dropped silently (--mode; exit {exit_codes.REFUSED} by default). The cohort is "
+            "validated under the contracts the bundle carries: the bundle is all a scoring machine needs. "
+            f"Exit 0 even with quarantined rows; {exit_codes.DATA} when the cohort is unusable (missing file, "
+            f"wrong schema), {exit_codes.BUNDLE} when the bundle is (missing, changed), each with one line. "
+            f"One run writes to a --risk root at a time: a second waits (or, with --no-wait, exits "
+            f"{exit_codes.BUSY} naming the first); a killed run leaves no lock behind. "
+            "Radiomics extracts only the features the bundle's "
             "models read (same values as a full extraction; --extraction full to extract everything). Each "
             "run records the population stability index (PSI) of every model input against its training "
             "distribution and writes RISK/_runs/<run_id>.html (`sonorisk runs show RUN_ID` prints it). "
@@ -49,13 +50,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("refuse", "append", "replace"),
         default="refuse",
         help="when the partition holds patients this file does not deliver: refuse (exit "
-        f"{EXIT_WOULD_DROP}, nothing written), append (keep them) or replace (drop them; the old partition "
+        f"{exit_codes.REFUSED}, nothing written), append (keep them) or replace (drop them; the old partition "
         "is kept under RISK/_history/cohort_id=<id>/<run_id>.parquet, table `history` in `sonorisk query`)",
     )
     p.add_argument(
         "--no-wait",
         action="store_true",
-        help=f"exit {EXIT_WRITER_BUSY} at once, naming the other run, when another run is writing to --risk "
+        help=f"exit {exit_codes.BUSY} at once, naming the other run, when another run is writing to --risk "
         "(default: wait for it; one writer per risk root)",
     )
     p.add_argument(
@@ -77,6 +78,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=100,
         help="flag drift only when the run scored at least this many rows (default 100): on fewer, PSI "
         "measures sampling noise",
+    )
+    p.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help=f"exit {exit_codes.DRIFT} when a model input is flagged as drifted (the risks are written all the "
+        "same): for schedulers that should page someone; default: name the drifted inputs on stderr, exit 0",
     )
     p.set_defaults(run=_run_score)
 
@@ -100,7 +107,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="SQL over every risk-table partition (polars)",
         description=(
             "Run SQL through polars over all partitions under --risk: table `risk` (one row per scored "
-            "patient), `quarantine` (held rows and reasons) and `runs` (one row per scoring run). "
+            "image), `quarantine` (held rows and reasons), `runs` (one typed row per scoring run), `drift` "
+            "(one row per run and model input: PSI, flagged) and `history` (partitions --mode replace "
+            "replaced). Columns, scales and recipes: docs/risk-tables.md. A failing query is one line, exit 2. "
             'Example: sonorisk query "SELECT cohort_id, risk_group, COUNT(*) AS n FROM risk GROUP BY 1, 2"'
         ),
     )
@@ -133,30 +142,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from sonorisk.risk.incremental import UndeliveredRowsError
     from sonorisk.risk.scoring import score_cohort
-    from sonorisk.risk.writer_lock import WriterBusyError
 
-    try:
-        manifest = score_cohort(
-            args.cohort,
-            args.bundle,
-            args.risk,
-            args.run_date,
-            args.batch_size,
-            progress=show_progress(args),
-            wait=not args.no_wait,
-            extraction=args.extraction,
-            psi_threshold=args.psi_threshold,
-            drift_min_rows=args.drift_min_rows,
-            mode=args.mode,
-        )
-    except WriterBusyError as busy:
-        print(f"sonorisk score: busy: {busy}", file=sys.stderr)
-        return EXIT_WRITER_BUSY
-    except UndeliveredRowsError as refusal:
-        print(f"sonorisk score: refused: {refusal}", file=sys.stderr)
-        return EXIT_WOULD_DROP
+    manifest = score_cohort(
+        args.cohort,
+        args.bundle,
+        args.risk,
+        args.run_date,
+        args.batch_size,
+        progress=show_progress(args),
+        wait=not args.no_wait,
+        extraction=args.extraction,
+        psi_threshold=args.psi_threshold,
+        drift_min_rows=args.drift_min_rows,
+        mode=args.mode,
+    )  # refusals (busy, would drop, bad cohort or bundle) end in main with their exit codes
     counts = manifest["counts"]
     print(
         f"score: run {manifest['run_id']}: {counts['rows_in']} rows in = {counts['scored']} scored "
@@ -170,36 +170,33 @@ def _run_score(args: argparse.Namespace) -> int:
             f"({', '.join(drift['flagged'][:5])}); see `sonorisk runs show {manifest['run_id']}`",
             file=sys.stderr,
         )
-    return 0
+        if args.fail_on_drift:
+            return exit_codes.DRIFT
+    return exit_codes.OK
 
 
 def _run_runs(args: argparse.Namespace) -> int:
-    import json
-
     from sonorisk.risk.drift import render_text
-    from sonorisk.risk.partition import RUNS_DIR
+    from sonorisk.risk.run_tables import read_manifests, runs_frame
 
-    folder = args.risk / RUNS_DIR
-    manifests = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    manifests = read_manifests(args.risk)
     if args.action == "list":
         if not manifests:
             print(f"no runs under {args.risk}")
-        for path in manifests:
-            run = json.loads(path.read_text())
-            drifted = (run.get("drift") or {}).get("flagged", [])
-            counts = run["counts"]
+        for run in runs_frame(manifests).iter_rows(named=True):
+            cohorts = ",".join(run["cohort_ids"]) or "-"
             print(
-                f"{run['run_id']}  in {counts['rows_in']}  scored {counts['scored']}  "
-                f"quarantined {counts['quarantined']}  drifted {len(drifted)}"
+                f"{run['run_id']}  {run['scored_at']:%Y-%m-%d %H:%M}Z  {cohorts}  in {run['rows_in']}  "
+                f"scored {run['scored']}  quarantined {run['quarantined']}  drifted {run['n_drifted']}"
             )
         return 0
     if not args.run_id:
         raise ValueError("`runs show` needs a RUN_ID (see `sonorisk runs list`)")
-    matches = [p for p in manifests if p.stem.startswith(args.run_id)]
+    matches = [m for m in manifests if m["run_id"].startswith(args.run_id)]
     if len(matches) != 1:
         found = "no run" if not matches else f"{len(matches)} runs"
-        raise ValueError(f"{found} under {folder} starts with {args.run_id!r} (see `sonorisk runs list`)")
-    print(render_text(json.loads(matches[0].read_text())))
+        raise ValueError(f"{found} under {args.risk} starts with {args.run_id!r} (see `sonorisk runs list`)")
+    print(render_text(matches[0]))
     return 0
 
 

@@ -44,7 +44,7 @@ def shown_value(value: Any) -> str:
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
 
 
-class CohortError(Exception):
+class CohortError(ValueError):
     """A problem with the cohort as a whole (unreadable file, missing column, wrong type, no rows).
 
     The message is one line that names the file, the column and the rule where there is one.

@@ -35,12 +35,12 @@ class SuiteOutcome:
     evaluated: dict[str, int]
 
 
-def suite_path(name: str) -> Path:
-    return COHORT_CONTRACT_DIR / f"{name}.suite.json"
+def suite_path(name: str, contracts: Path = COHORT_CONTRACT_DIR) -> Path:
+    return contracts / f"{name}.suite.json"
 
 
-def load_suite_spec(name: str) -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(suite_path(name).read_text())
+def load_suite_spec(name: str, contracts: Path = COHORT_CONTRACT_DIR) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(suite_path(name, contracts).read_text())
     return spec
 
 
@@ -71,6 +71,7 @@ def run_suites(
     suites: tuple[str, ...],
     run_date: dt.date,
     docs_dir: Path | None = None,
+    contracts: Path = COHORT_CONTRACT_DIR,
 ) -> SuiteOutcome:
     """Validate ``frame`` (which must carry ``_row``) against the named suites.
 
@@ -79,6 +80,7 @@ def run_suites(
         suites: which suites to apply (``cohort`` always; ``clinical`` when clinical fields exist).
         run_date: the date "not in the future" is judged against.
         docs_dir: where to build GE Data Docs HTML; None builds none.
+        contracts: the folder of the suites (a bundle's copy when scoring).
 
     Raises:
         RuntimeError: an expectation raised instead of evaluating (a contract or GE defect).
@@ -93,7 +95,7 @@ def run_suites(
     )
     definitions = []
     for name in suites:
-        suite = context.suites.add(gx.ExpectationSuite(**load_suite_spec(name)))
+        suite = context.suites.add(gx.ExpectationSuite(**load_suite_spec(name, contracts)))
         definitions.append(
             context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
         )

@@ -56,10 +56,10 @@ class ValidationSummary:
     report: dict[str, Any]
 
 
-def contract_fingerprint() -> dict[str, str]:
+def contract_fingerprint(contracts: Path = COHORT_CONTRACT_DIR) -> dict[str, str]:
     """SHA-256 of each contract file in force, for provenance."""
     files = ["fields.yaml", "images.yaml", suite_path("cohort").name, suite_path("clinical").name]
-    return {name: hashlib.sha256((COHORT_CONTRACT_DIR / name).read_bytes()).hexdigest() for name in files}
+    return {name: hashlib.sha256((contracts / name).read_bytes()).hexdigest() for name in files}
 
 
 def open_cohort(path: Path) -> pq.ParquetFile:
@@ -88,6 +88,7 @@ def validate_cohort(
     docs_dir: Path | None = None,
     run_date: dt.date | None = None,
     progress: bool = True,
+    contracts: Path = COHORT_CONTRACT_DIR,
 ) -> ValidationSummary:
     """Split a cohort into valid and quarantined rows and summarise why.
 
@@ -98,15 +99,17 @@ def validate_cohort(
         docs_dir: GE Data Docs output folder (None: no HTML).
         run_date: the date "not in the future" is judged against (default: today).
         progress: show a progress bar.
+        contracts: the contract folder (``fields.yaml``, ``images.yaml``, the suites): the project's
+            ``data_contracts/cohort``, or the copy a frozen bundle carries when it scores.
 
     Raises:
         CohortError: unreadable file, no rows, missing required column, wrong column type.
     """
     source = str(cohort_path)
     parquet = open_cohort(cohort_path)
-    contract = load_field_contract()
+    contract = load_field_contract(contracts / "fields.yaml")
     columns = check_columns(parquet.schema_arrow, contract, source)
-    limits = load_image_limits()
+    limits = load_image_limits(contracts / "images.yaml")
     run_date = run_date or dt.date.today()
 
     tabular = [name for name in COHORT_SCHEMA.names if name not in _NON_TABULAR]
@@ -114,7 +117,7 @@ def validate_cohort(
     frame = conform(parquet.read(columns=present), source, tabular).to_pandas()
     frame[ROW_INDEX] = range(len(frame))
     suites = ("cohort", "clinical") if columns.has_clinical else ("cohort",)
-    outcome = run_suites(frame, suites, run_date, docs_dir)
+    outcome = run_suites(frame, suites, run_date, docs_dir, contracts)
     del frame
 
     # Nulls worth recording: optional clinical fields (identity and outcome nulls are routine).
@@ -186,7 +189,7 @@ def validate_cohort(
         "notes": dict(sorted(note_counts.items())),
         "columns_added_as_null": columns.added_columns,
         "columns_passed_through": columns.extra_columns,
-        "contract_sha256": contract_fingerprint(),
+        "contract_sha256": contract_fingerprint(contracts),
     }
     return ValidationSummary(n_in, n_valid, n_quarantined, report)
 

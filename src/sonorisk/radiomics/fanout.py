@@ -157,8 +157,12 @@ def extract_with_ray(
 
         helper = threading.Thread(target=extract_locally, name="radiomics-warm-start", daemon=True)
         helper.start()
-        ensure_ray()
-        booted.set()
+        try:
+            ensure_ray()
+        finally:  # on a failed start too: the helper stops after its case, not killed mid-extraction at exit
+            booted.set()
+            if not ray.is_initialized():
+                helper.join()
     else:
         helper = None
         if ensure_ray is not None:

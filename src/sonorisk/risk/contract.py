@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from sonorisk.bundle import BundleError
 from sonorisk.paths import CONTRACTS_DIR
 
 RISK_CONTRACT_PATH = CONTRACTS_DIR / "risk" / "risk_table.yaml"
@@ -49,12 +50,12 @@ class RiskTableContract:
         """A partition written under an older version, as this version; returns it and its old version.
 
         Each step from ``migrations`` adds its columns as nulls (new columns are nullable); rows are
-        never dropped. Raises ValueError when no chain of steps leads here, or the result breaks the
-        contract.
+        never dropped. Raises BundleError for a partition written under a newer version (a newer bundle
+        wrote it), ValueError when no chain of steps leads here or the result breaks the contract.
         """
         written = partition_version(table)
         if written > self.version:
-            raise ValueError(
+            raise BundleError(
                 f"the partition was written under risk-table contract v{written}, newer than this bundle's "
                 f"v{self.version}: score with the newer bundle"
             )
@@ -112,4 +113,10 @@ def _count(mask: Any) -> int:
 def _type(name: str) -> pa.DataType:
     if name.startswith("timestamp"):
         return pa.timestamp("us", tz="UTC")
-    return {"string": pa.string(), "double": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}[name]
+    return {
+        "string": pa.string(),
+        "double": pa.float64(),
+        "int64": pa.int64(),
+        "bool": pa.bool_(),
+        "date32": pa.date32(),
+    }[name]

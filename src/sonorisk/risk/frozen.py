@@ -1,9 +1,10 @@
 """The frozen bundle as one object: opened once, every hash verified once, every piece loaded once.
 
-``FrozenBundle.open`` verifies the manifest (``bundle.py``), checks that the cohort contracts in
-force are the bundle's, and loads the radiomics-stage models, the fusion model, the survival fusion
-(when the study had follow-up), the radiomics settings, the risk-table contract and the drift
-reference. ``score`` turns a validated table, its radiomics features and DL Scores into every
+``FrozenBundle.open`` verifies the manifest (``bundle.py``) and loads the radiomics-stage models, the
+fusion model, the survival fusion (when the study had follow-up), the radiomics settings, the
+risk-table contract and the drift reference. A cohort is validated under the contracts the bundle
+carries (``contracts_dir``), so a bundle copied alone to another machine scores without the source
+checkout. ``score`` turns a validated table, its radiomics features and DL Scores into every
 model's score, the fused risk and group, and the absolute risks by 24 and 36 months. Nothing here
 imports a training job: nightly scoring reads models, it never fits one.
 """
@@ -18,20 +19,19 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from sonorisk.bundle import Bundle, BundleError, load_bundle, read_features
+from sonorisk.bundle import Bundle, load_bundle, read_features
 from sonorisk.fusion.model import FusionModel
 from sonorisk.fusion.survival import SurvivalModel
-from sonorisk.paths import CONTRACTS_DIR
-from sonorisk.provenance import file_sha256
 from sonorisk.radiomics.models import RadiomicsModels
 from sonorisk.radiomics.plan import plan_settings
 from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_settings
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.drift import REFERENCE_FILE
-from sonorisk.risk.scores import frozen_scores, survival_risks
+from sonorisk.risk.scores import frozen_scores, survival_risks, with_person_ids
 
 EXTRACTION_MODES = ("bundle", "full")
 SETTINGS_FILE = "settings/radiomics.yaml"
+COHORT_CONTRACTS = "contracts/cohort"
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,9 @@ class FrozenBundle:
         """Verify and load ``root``.
 
         Raises:
-            BundleError: missing, changed or foreign files; cohort contracts that differ from the bundle's.
+            BundleError: missing, changed or foreign files.
         """
         bundle = load_bundle(root)
-        check_contracts_in_force(bundle)
         survival = bundle.path("survival") / "survival_fusion.json"
         reference = bundle.path(REFERENCE_FILE) if REFERENCE_FILE in bundle.manifest["files"] else None
         return cls(
@@ -74,6 +73,11 @@ class FrozenBundle:
         return f"v{self.bundle.manifest['format']}-{self.sha256[:12]}"
 
     @property
+    def contracts_dir(self) -> Path:
+        """The cohort contracts the models were trained under (the bundle's copy of data_contracts/cohort)."""
+        return self.bundle.path(COHORT_CONTRACTS)
+
+    @property
     def row_salt(self) -> str:
         """What a row hash adds to the row's data: the bundle and its radiomics settings."""
         return self.sha256 + self.bundle.manifest["files"][SETTINGS_FILE]
@@ -84,6 +88,11 @@ class FrozenBundle:
         before it did: its rows' hashes then cover every column, and a relabelled row is scored again)."""
         study = self.bundle.manifest.get("study") or {}
         return tuple(c for c in (study.get("outcome"), study.get("followup_column")) if c)
+
+    @property
+    def study(self) -> dict[str, Any]:
+        """The study as the manifest records it (name, outcome and its wording, follow-up and person columns)."""
+        return dict(self.bundle.manifest.get("study") or {})
 
     @property
     def drift_inputs(self) -> list[str]:
@@ -102,16 +111,5 @@ class FrozenBundle:
         """Every model's score, the fused risk and group and the survival risks, one row per validated row."""
         outcome = self.label_columns[0] if self.label_columns else None
         scores = frozen_scores(validated, features, dl_scores, self.radiomics, self.fusion, outcome)
-        return survival_risks(self.survival, scores, validated)
-
-
-def check_contracts_in_force(bundle: Bundle) -> None:
-    """The cohort contracts used for validation must be the ones the bundle was trained under."""
-    for name, expected in bundle.manifest["files"].items():
-        if name.startswith("contracts/cohort/"):
-            current = CONTRACTS_DIR / "cohort" / name.removeprefix("contracts/cohort/")
-            if not current.is_file() or file_sha256(current) != expected:
-                raise BundleError(
-                    f"data_contracts/cohort/{current.name} differs from the bundle's copy: the bundle was built "
-                    "under other contracts (rebuild it with `dvc repro`, or restore the contracts)"
-                )
+        scores = survival_risks(self.survival, scores, validated)
+        return with_person_ids(scores, validated, self.study.get("person_column"))

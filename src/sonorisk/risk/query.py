@@ -1,8 +1,9 @@
 """SQL over every risk-table partition, through polars (``sonorisk query``).
 
 The table is named ``risk``; ``quarantine`` (rows held by the contracts, with their reasons),
-``runs`` (one row per scoring run) and ``history`` (partitions a ``--mode replace`` run replaced, with
-``replaced_by_run``) are there too.
+``runs`` (one typed row per scoring run), ``drift`` (one row per run and model input: PSI, flagged;
+``run_tables.py``) and ``history`` (partitions a ``--mode replace`` run replaced, with
+``replaced_by_run``) are there too. Columns and recipes: docs/risk-tables.md.
 
 Example:
     >>> import tempfile, pyarrow as pa
@@ -16,17 +17,18 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
 from sonorisk.risk.incremental import HISTORY_DIR
-from sonorisk.risk.partition import PARTITION_FILE, QUARANTINE_DIR, RUNS_DIR
+from sonorisk.risk.partition import PARTITION_FILE, QUARANTINE_DIR
+from sonorisk.risk.run_tables import drift_frame, read_manifests, runs_frame
 
 
 def run_query(sql: str, root: Path) -> pl.DataFrame:
-    """Run ``sql`` with ``risk``, ``quarantine`` and ``runs`` registered; raises ValueError on bad SQL."""
+    """Run ``sql`` with ``risk``, ``quarantine``, ``runs``, ``drift`` and ``history`` registered (those
+    that exist); raises ValueError with one line on bad SQL, an unknown table or column, a failing cast."""
     if not root.is_dir():
         raise FileNotFoundError(f"no risk tables at {root}: run `sonorisk score` first")
     context = pl.SQLContext()
@@ -42,21 +44,10 @@ def run_query(sql: str, root: Path) -> pl.DataFrame:
     held = sorted((root / QUARANTINE_DIR).glob("cohort_id=*/quarantine.parquet"))
     if held:
         context.register("quarantine", pl.scan_parquet(held, missing_columns="insert"))
-    runs = sorted((root / RUNS_DIR).glob("*.json"))
-    if runs:
-        records = [json.loads(p.read_text()) for p in runs]
-        flat = [
-            {
-                "run_id": r["run_id"],
-                "scored_at": r["scored_at"],
-                "cohort": r["cohort"],
-                "bundle_sha256": r["bundle_sha256"],
-                **r["counts"],
-                "seconds": r["seconds"]["total"],
-            }
-            for r in records
-        ]
-        context.register("runs", pl.DataFrame(flat).lazy())
+    manifests = read_manifests(root)
+    if manifests:
+        context.register("runs", runs_frame(manifests).lazy())
+        context.register("drift", drift_frame(manifests).lazy())
     try:
         return context.execute(sql).collect()
     except pl.exceptions.PolarsError as problem:  # bad SQL, an unknown column, a failing cast: one line

@@ -29,8 +29,10 @@ def risk_rows(
     frame = pl.DataFrame(
         {
             "patient_id": scores["patient_id"],
+            "person_id": scores["person_id"],
             "cohort_id": scores["cohort_id"],
             "center": scores["center"],
+            "surgery_date": scores["surgery_date"],
             "clinical_score": scores["clinical_only"].cast(pl.Float64),
             "rad_score": scores["rad_score"].cast(pl.Float64),
             "radiomics_xgb_score": scores["radiomics_clinical_xgb"].cast(pl.Float64),

@@ -76,3 +76,18 @@ def survival_risks(model: SurvivalModel | None, scores: pl.DataFrame, validated:
     return scores.with_columns(
         pl.Series(column, model.baseline.risk_at(log_hazard, months)) for column, months in SURVIVAL_RISKS.items()
     )
+
+
+def with_person_ids(scores: pl.DataFrame, validated: pl.DataFrame, person_column: str | None) -> pl.DataFrame:
+    """``scores`` with ``person_id`` and ``surgery_date`` from the validated rows. The person is the
+    study's person column (several images of one person share it), the row's ``patient_id`` where the
+    study has none or the value is null or empty (one row, one person), as the person-grouped splits
+    count persons; the surgery date is null where the cohort records no clinical fields."""
+    if person_column and person_column in validated.columns:
+        named = pl.col(person_column).cast(pl.String)
+        person = pl.when(named.is_null() | (named == "")).then(pl.col("patient_id")).otherwise(named)
+    else:
+        person = pl.col("patient_id")
+    date = pl.col("surgery_date") if "surgery_date" in validated.columns else pl.lit(None, pl.Date)
+    ids = validated.select([*KEY, person.alias("person_id"), date.cast(pl.Date).alias("surgery_date")])
+    return scores.drop("person_id", "surgery_date", strict=False).join(ids, on=KEY, how="left", maintain_order="left")

@@ -1,6 +1,6 @@
 """``sonorisk score``: a new cohort through the frozen bundle into a risk-table partition.
 
-validate (the contracts in force when the bundle was built) -> row hashes -> radiomics (Ray tasks)
+validate (under the cohort contracts the bundle carries) -> row hashes -> radiomics (Ray tasks)
 and DL Score (Ray Data) for the rows not already scored -> frozen radiomics-stage models and fusion
 -> the risk-table contract -> atomic partition write; quarantined rows (with every reason) to
 ``_quarantine/``; a run manifest to ``_runs/<run_id>.json``. Rows in = scored + quarantined.
@@ -48,6 +48,7 @@ from sonorisk.risk.incremental import Reuse, archive_replaced, reusable_rows, ro
 from sonorisk.risk.partition import RUNS_DIR
 from sonorisk.risk.risk_rows import risk_rows, write_partitions
 from sonorisk.risk.row_hash import hash_file_rows
+from sonorisk.risk.run_tables import write_run_tables
 from sonorisk.risk.writer_lock import writer_lock
 
 
@@ -114,7 +115,7 @@ def score_cohort(
         work = out / "_work" / run.run_id
         work.mkdir(parents=True, exist_ok=True)
         try:
-            summary, valid, quarantine = _validate(cohort, work, run_date, progress, run.timings)
+            summary, valid, quarantine = _validate(cohort, frozen, work, (run_date, progress), run.timings)
             plan = _plan(valid, quarantine, frozen, out, log, mode)
             fresh, frames = None, Frames()
             if plan.new.any():
@@ -184,6 +185,7 @@ def _run_manifest(
         "cohort_sha256": file_sha256(cohort),
         "bundle": str(bundle_root),
         "bundle_sha256": frozen.sha256,
+        "bundle_version": frozen.version,
         "counts": counts,
         "partitions": partitions,
         "risk_contract_version": frozen.risk_contract.version,
@@ -204,15 +206,18 @@ def _run_manifest(
 
 
 def _validate(
-    cohort: Path, work: Path, run_date: dt.date | None, progress: bool, timings: dict[str, float]
+    cohort: Path, frozen: FrozenBundle, work: Path, when: tuple[dt.date | None, bool], timings: dict[str, float]
 ) -> tuple[Any, pq.ParquetFile, pa.Table]:
-    """The validation summary, the valid rows (streamed) and the quarantined rows (without images)."""
+    """The validation summary under the bundle's own contracts, the valid rows (streamed) and the
+    quarantined rows (without images); ``when`` is (run date, progress)."""
     from sonorisk.contracts.validate import validate_cohort
 
     start = time.perf_counter()
-    summary = validate_cohort(cohort, work / "valid.parquet", work / "quarantine.parquet", None, run_date, progress)
+    run_date, progress = when
+    valid, held = work / "valid.parquet", work / "quarantine.parquet"
+    summary = validate_cohort(cohort, valid, held, None, run_date, progress, frozen.contracts_dir)
     timings["validate"] = time.perf_counter() - start
-    return summary, open_for_streaming(work / "valid.parquet"), read_fields(work / "quarantine.parquet")
+    return summary, open_for_streaming(valid), read_fields(held)
 
 
 def _subset(valid: pq.ParquetFile, keep: np.ndarray, path: Path) -> Path:
@@ -238,6 +243,7 @@ def _write_manifest(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
     write_json(out / RUNS_DIR / f"{manifest['run_id']}.json", manifest)
     if manifest["drift"] is not None:
         write_text(out / RUNS_DIR / f"{manifest['run_id']}.html", render_html(manifest))
+    write_run_tables(out)
     return manifest
 
 
