@@ -67,13 +67,14 @@ def scored_root(
     reproduced: tuple[Path, str], nightly_cohort: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> ScoredRoot:
     """The nightly cohort scored once (bundle-driven extraction, drift judged from 5 rows) through an
-    existing Ray cluster."""
+    existing Ray cluster, into a root named relative to the folder it runs in (the cluster's workers
+    run elsewhere: every path they read must be absolute)."""
     project, _ = reproduced
     root = tmp_path_factory.mktemp("scored") / "risk"
-    args = ["score", "--cohort", str(nightly_cohort), "--bundle", str(project / "models/bundle"), "--out", str(root)]
+    args = ["score", "--cohort", str(nightly_cohort), "--bundle", str(project / "models/bundle"), "--out", "risk"]
     with ray_head() as address:
         done = sonorisk(
-            [*args, "--no-progress", "--drift-min-rows", "5"], project, RAY_CLIENT_ENV | {"RAY_ADDRESS": address}
+            [*args, "--no-progress", "--drift-min-rows", "5"], root.parent, RAY_CLIENT_ENV | {"RAY_ADDRESS": address}
         )
     assert done.returncode == 0, done.stderr
     (manifest,) = (json.loads(p.read_text()) for p in (root / "_runs").glob("*.json"))

@@ -137,6 +137,9 @@ def test_bundle_driven_extraction_gives_the_full_extractions_risks_and_each_run_
         (n for n, v in drift["inputs"].items() if v["psi"] >= 0.25), key=lambda n: -drift["inputs"][n]["psi"]
     )
     assert drift["quarantined_share_by_rule"] and all(r.startswith("age") for r in drift["quarantined_share_by_rule"])
+    # Eleven rows carry no AUC estimate: the run says so instead of guessing (stats/cbpe.py).
+    fused = run["estimated"]["groups"]["all"]["auc"]["risk"]
+    assert fused["auc"] is None and fused["reason"].startswith("too few rows to estimate: 11 rows")
     page = (out / "_runs" / f"{run['run_id']}.html").read_text()
     shown = sonorisk(["runs", "show", run["run_id"][:20], "--out", str(out)], project)
     assert shown.returncode == 0, shown.stderr
@@ -145,6 +148,7 @@ def test_bundle_driven_extraction_gives_the_full_extractions_risks_and_each_run_
         assert f"PSI {value['psi']:7.3f}" in line, line
         assert f"<td>{name}</td><td>{value['psi']:.3f}</td>" in page
     assert shown.stdout.count("DRIFTED") == len(drift["flagged"]) == page.count("<td>drifted</td>")
+    assert "too few rows to estimate" in shown.stdout and "too few rows to estimate" in page
     listed = sonorisk(["runs", "list", "--out", str(out)], project)
     assert listed.returncode == 0 and run["run_id"] in listed.stdout
     unknown = sonorisk(["runs", "show", "no-such-run", "--out", str(out)], project)

@@ -144,9 +144,15 @@ def test_the_image_only_report_names_only_what_the_study_has(study: tuple[Path, 
 
 def test_nightly_scoring_of_the_study_and_nothing_else_written(study: tuple[Path, str]) -> None:
     root, _ = study
-    risk = pl.read_parquet(root / "risk/cohort_id=tonight/risk.parquet")
+    risk = pl.read_parquet(root / "risk/cohort_id=2026-12-06/risk.parquet")
     delivered = len(list((root / "incoming/hospital-b").glob("*_mask.png")))
     assert risk.height == delivered and risk["risk"].is_between(0, 1).all()
+    # Several images per person: the risk table names the person (the study's case_id); no clinical
+    # fields, so no surgery date.
+    cases = pl.read_parquet(root / "incoming/2026-12-06.parquet").select("patient_id", "case_id")
+    joined = risk.join(cases, on="patient_id")
+    assert joined["person_id"].to_list() == joined["case_id"].to_list() and risk["person_id"].n_unique() < risk.height
+    assert risk["surgery_date"].null_count() == risk.height
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True, check=True
     ).stdout
@@ -157,7 +163,7 @@ def test_nightly_scoring_of_the_study_and_nothing_else_written(study: tuple[Path
 def test_a_relabelled_row_of_the_study_is_the_same_row_to_score(study: tuple[Path, str]) -> None:
     """The study's outcome is `malignant`: correcting labels in tonight's file scores nothing again."""
     root, _ = study
-    delivered = pl.read_parquet(root / "incoming/tonight.parquet")
+    delivered = pl.read_parquet(root / "incoming/2026-12-06.parquet")
     assert "malignant" in delivered.columns and delivered["malignant"].drop_nulls().len() > 0
     relabelled = root.parent / "tonight-relabelled.parquet"  # outside the project: git status stays as it was
     delivered.with_columns(~pl.col("malignant")).write_parquet(relabelled)
@@ -170,7 +176,7 @@ def test_a_relabelled_row_of_the_study_is_the_same_row_to_score(study: tuple[Pat
     )  # fmt: skip
     counts = re.search(r"(\d+) unchanged \(cached\), (\d+) to score", printed)
     assert counts, printed[-2000:]
-    scored = pl.read_parquet(root / "risk/cohort_id=tonight/risk.parquet").height
+    scored = pl.read_parquet(root / "risk/cohort_id=2026-12-06/risk.parquet").height
     assert int(counts.group(2)) == 0 and int(counts.group(1)) == scored, counts.group(0)
     manifest = json.loads((root / "models/bundle/manifest.json").read_text())
     assert manifest["study"]["outcome"] == "malignant"

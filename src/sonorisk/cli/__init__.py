@@ -37,8 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     for topic in (cohorts, features, models, risk, bundles):
         topic.add_commands(sub)
     for command in sub.choices.values():  # every --help shows each option's default
-        command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+        command.formatter_class = _DefaultsShown
     return parser
+
+
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" after each option's help, but not for an option without one (None)
+    or a flag that is off (False), where it says nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
 
 
 def _version() -> str:

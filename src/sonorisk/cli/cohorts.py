@@ -36,7 +36,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         help="'A=250,B=111' (counts) or 'A,B' (split --n by default proportions); default A=250,B=111, "
         "or A,B with --n; known centres: A, B, C, D (see docs/synthetic.md)",
     )
-    p.add_argument("--seed", type=int, default=2026, help="root seed (default 2026)")
+    p.add_argument("--seed", type=int, default=2026, help="root seed")
     p.add_argument("--no-labels", action="store_true", help="write null outcomes: a new cohort to score")
     p.add_argument("--cohort-id", help="cohort_id column value (default synthetic-<seed>)")
     p.add_argument("--out", type=Path, required=True, help="cohort Parquet path (a study's are written by dvc repro)")

@@ -158,7 +158,7 @@ def _add_dl_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("cohorts", type=Path, nargs="+", help="cohort Parquet file(s) (validated rows)")
     p.add_argument("--model", type=Path, default=paths.DEEP_MODELS, help="model folder written by dl-train")
     p.add_argument("--out", type=Path, required=True, help="output Parquet file (the pipeline's is DVC's: dvc repro)")
-    p.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per model call")
     p.add_argument(
         "--actors",
         type=int,

@@ -70,14 +70,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--psi-threshold",
         type=float,
         default=0.25,
-        help="flag a model input whose PSI against the training distribution reaches this (default 0.25)",
+        help="flag a model input whose PSI against the training distribution reaches this",
     )
     p.add_argument(
         "--drift-min-rows",
         type=int,
         default=100,
-        help="flag drift only when the run scored at least this many rows (default 100): on fewer, PSI "
-        "measures sampling noise",
+        help="flag drift only when the run scored at least this many rows: on fewer, PSI measures sampling noise",
     )
     p.add_argument(
         "--fail-on-drift",
@@ -89,17 +88,34 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser(
         "runs",
-        help="list scoring runs, or show one run's counts and drift",
+        help="list scoring runs, show one run's counts, drift and estimated performance, or realise it",
         description=(
-            "`sonorisk runs list`: every run under --risk, newest last, with its counts and drifted inputs. "
+            "`sonorisk runs list`: every run under --risk, newest last, with its counts, drifted inputs, "
+            "estimated AUC and the latest realised AUC. "
             "`sonorisk runs show RUN_ID`: one run's counts, the PSI of every model input against the "
-            "training distribution (drifted ones marked) and the share of quarantined rows by rule: the "
-            "same as RISK/_runs/<run_id>.html. A unique prefix of RUN_ID is enough."
+            "training distribution (drifted ones marked), the share of quarantined rows by rule and the "
+            "estimated performance (CBPE: AUC, event rate, Brier from the calibrated risks, per centre): the "
+            "same as RISK/_runs/<run_id>.html. A unique prefix of RUN_ID is enough. "
+            "`sonorisk runs realise --labels FILE`: once outcomes are known, the realised AUC (DeLong 95 % CI), "
+            "event rate, Brier, calibration and, with follow-up, Uno's C and td-AUC per run and centre, beside "
+            "the estimates; appended to RISK/_realised/realised.parquet (table `realised` in `sonorisk query`)."
         ),
     )
-    r.add_argument("action", choices=("list", "show"), help="list every run, or show one")
+    r.add_argument("action", choices=("list", "show", "realise"), help="list every run, show one, or realise them")
     r.add_argument("run_id", nargs="?", help="the run to show (from `runs list` or the score output)")
     r.add_argument("--risk", "--out", dest="risk", type=Path, default=paths.RISK_ROOT, help=RISK_ROOT_HELP)
+    r.add_argument(
+        "--labels",
+        type=Path,
+        help="realise: Parquet or CSV with patient_id (and cohort_id), the outcome and, if known, the follow-up",
+    )
+    r.add_argument(
+        "--outcome", help="realise: the labels' outcome column (default: the study's, as the runs record it)"
+    )
+    r.add_argument(
+        "--followup",
+        help="realise: the labels' follow-up column in months (default: the study's, where the file has it)",
+    )
     r.set_defaults(run=_run_runs)
 
     q = sub.add_parser(
@@ -180,14 +196,20 @@ def _run_runs(args: argparse.Namespace) -> int:
     from sonorisk.risk.run_tables import read_manifests, runs_frame
 
     manifests = read_manifests(args.risk)
+    if args.action == "realise":
+        return _realise(args, manifests)
     if args.action == "list":
         if not manifests:
             print(f"no runs under {args.risk}")
+        realised = _latest_realised(args.risk)
         for run in runs_frame(manifests).iter_rows(named=True):
             cohorts = ",".join(run["cohort_ids"]) or "-"
+            estimate = "-" if run["estimated_auc"] is None else f"{run['estimated_auc']:.3f}"
+            actual = realised.get(run["run_id"])
             print(
                 f"{run['run_id']}  {run['scored_at']:%Y-%m-%d %H:%M}Z  {cohorts}  in {run['rows_in']}  "
-                f"scored {run['scored']}  quarantined {run['quarantined']}  drifted {run['n_drifted']}"
+                f"scored {run['scored']}  quarantined {run['quarantined']}  drifted {run['n_drifted']}  "
+                f"AUC estimated {estimate}  realised {'-' if actual is None else f'{actual:.3f}'}"
             )
         return 0
     if not args.run_id:
@@ -198,6 +220,45 @@ def _run_runs(args: argparse.Namespace) -> int:
         raise ValueError(f"{found} under {args.risk} starts with {args.run_id!r} (see `sonorisk runs list`)")
     print(render_text(matches[0]))
     return 0
+
+
+def _realise(args: argparse.Namespace, manifests: list[dict]) -> int:
+    import datetime as dt
+
+    import polars as pl
+
+    from sonorisk.risk.realised import realise
+    from sonorisk.risk.writer_lock import writer_lock
+
+    if args.labels is None:
+        raise ValueError("`runs realise` needs --labels FILE (patient_id, the outcome and, if known, the follow-up)")
+    study: dict = next((m["study"] for m in reversed(manifests) if m.get("study")), {})
+    outcome = args.outcome or study.get("outcome")
+    if not outcome:
+        raise ValueError("the runs do not record the study's outcome: pass --outcome COLUMN")
+    followup = args.followup or study.get("followup_column")
+    by_id = {m["run_id"]: m for m in manifests}
+    with writer_lock(args.risk, f"realise-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}", wait=True, log=print):
+        result = realise(args.risk, args.labels, by_id, outcome, followup, dt.datetime.now(dt.UTC))
+    shown = result.select(
+        "run_id", "group", "rows", "events", "auc", "auc_low", "auc_high", "estimated_auc", "prevalence",
+        "expected_prevalence", "brier", "calibration_slope", "uno_c",
+    )  # fmt: skip
+    with pl.Config(tbl_rows=60, tbl_cols=-1, fmt_str_lengths=30, float_precision=3):
+        print(shown)
+    print(f"realise: {result.height} rows appended to {args.risk}/_realised/realised.parquet")
+    return 0
+
+
+def _latest_realised(root: Path) -> dict[str, float]:
+    """Each run's most recent realised AUC over all its rows."""
+    from sonorisk.risk.realised import read_history
+
+    history = read_history(root)
+    if history is None:
+        return {}
+    latest = history.filter(history["group"] == "all").sort("realised_at").group_by("run_id").last()
+    return {r: a for r, a in zip(latest["run_id"], latest["auc"], strict=True) if a is not None}
 
 
 def _run_query(args: argparse.Namespace) -> int:

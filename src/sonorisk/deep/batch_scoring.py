@@ -224,6 +224,8 @@ def score_cohorts(
     import ray
     from tqdm import tqdm
 
+    # Absolute: the workers of a cluster named by RAY_ADDRESS run in their own folders.
+    cohort_paths, model_dir, out = [p.absolute() for p in cohort_paths], model_dir.absolute(), out.absolute()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     # One progress line of our own: Ray Data's bars (or, off a terminal, its INFO progress lines every

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from sonorisk.contracts.schema import ROW_KEY
+from sonorisk.risk.estimated import render_lines
 from sonorisk.stats.psi import psi, reference_of
 
 REFERENCE_FILE = "drift/reference.json"
@@ -131,7 +132,8 @@ def render_text(manifest: Mapping[str, Any]) -> str:
         "rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
     ]
     if drift is None:
-        return "\n".join([*lines, "drift: not recorded (a run from before drift was recorded)"])
+        lines.append("drift: not recorded (a run from before drift was recorded)")
+        return "\n".join([*lines, *render_lines(manifest.get("estimated"))])
     lines.append(f"drift: {_verdict(drift)}")
     for group in GROUPS:
         members = {n: v for n, v in drift["inputs"].items() if v["group"] == group}
@@ -144,7 +146,7 @@ def render_text(manifest: Mapping[str, Any]) -> str:
             ]
     shares = drift["quarantined_share_by_rule"]
     lines.append("quarantined by rule: " + (", ".join(f"{r} {s:.1%}" for r, s in shares.items()) or "none"))
-    return "\n".join(lines)
+    return "\n".join([*lines, *render_lines(manifest.get("estimated"))])
 
 
 def render_html(manifest: Mapping[str, Any]) -> str:
@@ -191,5 +193,8 @@ line is the threshold ({drift["threshold"]}).</p>
 <table><tr><th>input</th><th>name</th><th>PSI</th><th></th><th></th></tr>{"".join(rows)}</table>
 <h2>Quarantined rows by rule</h2>
 <table><tr><th>rule</th><th>share of rows in</th></tr>{shares}</table>
+<h2>Estimated performance (before outcomes)</h2>
+<p>CBPE: the AUC each score should reach if the calibrated risk holds on these rows.</p>
+<pre>{html.escape(chr(10).join(render_lines(manifest.get("estimated"))[1:]))}</pre>
 </body></html>
 """

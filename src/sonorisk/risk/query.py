@@ -23,6 +23,7 @@ import polars as pl
 
 from sonorisk.risk.incremental import HISTORY_DIR
 from sonorisk.risk.partition import PARTITION_FILE, QUARANTINE_DIR
+from sonorisk.risk.realised import read_history
 from sonorisk.risk.run_tables import drift_frame, read_manifests, runs_frame
 
 
@@ -44,6 +45,9 @@ def run_query(sql: str, root: Path) -> pl.DataFrame:
     held = sorted((root / QUARANTINE_DIR).glob("cohort_id=*/quarantine.parquet"))
     if held:
         context.register("quarantine", pl.scan_parquet(held, missing_columns="insert"))
+    realised = read_history(root)
+    if realised is not None:  # `sonorisk runs realise`: realised beside estimated, per run and group
+        context.register("realised", realised.lazy())
     manifests = read_manifests(root)
     if manifests:
         context.register("runs", runs_frame(manifests).lazy())

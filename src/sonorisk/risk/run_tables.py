@@ -48,6 +48,10 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "drift_judged": pl.Boolean(),
     "drifted_inputs": pl.List(pl.String()),
     "n_drifted": pl.Int64(),
+    "estimated_auc": pl.Float64(),  # CBPE, the fused risk over every delivered row (null: too few rows)
+    "estimated_auc_low": pl.Float64(),
+    "estimated_auc_high": pl.Float64(),
+    "estimated_prevalence": pl.Float64(),
 }
 DRIFT_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
@@ -90,6 +94,7 @@ def runs_frame(manifests: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
                 "drift_judged": drift.get("judged"),
                 "drifted_inputs": list(drift.get("flagged", [])),
                 "n_drifted": len(drift.get("flagged", [])),
+                **_estimated(run),
             }
         )
     return pl.DataFrame(rows, schema=RUNS_SCHEMA)
@@ -114,6 +119,17 @@ def drift_frame(manifests: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
         for name, value in run["drift"]["inputs"].items()
     ]
     return pl.DataFrame(rows, schema=DRIFT_SCHEMA)
+
+
+def _estimated(run: Mapping[str, Any]) -> dict[str, float | None]:
+    group = ((run.get("estimated") or {}).get("groups") or {}).get("all") or {}
+    fused = (group.get("auc") or {}).get("risk") or {}
+    return {
+        "estimated_auc": fused.get("auc"),
+        "estimated_auc_low": fused.get("ci_low"),
+        "estimated_auc_high": fused.get("ci_high"),
+        "estimated_prevalence": group.get("expected_prevalence"),
+    }
 
 
 def write_run_tables(root: Path) -> tuple[Path, Path]:

@@ -42,6 +42,7 @@ from sonorisk.provenance import file_sha256
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.reproducibility import current_profile
 from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, render_html, run_drift
+from sonorisk.risk.estimated import estimated_performance
 from sonorisk.risk.fresh_scores import Frames, read_fields, score_new_rows
 from sonorisk.risk.frozen import FrozenBundle
 from sonorisk.risk.incremental import Reuse, archive_replaced, reusable_rows, rows_to_keep
@@ -112,7 +113,7 @@ def score_cohort(
     run = _Run(f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", describe_target(), mode=mode)
     with writer_lock(out, run.run_id, wait=wait, log=log):  # from reading the partitions it reuses to its manifest
         run.scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)  # after any wait for another run
-        work = out / "_work" / run.run_id
+        work = out.absolute() / "_work" / run.run_id  # absolute: a cluster's workers run in other folders
         work.mkdir(parents=True, exist_ok=True)
         try:
             summary, valid, quarantine = _validate(cohort, frozen, work, (run_date, progress), run.timings)
@@ -133,7 +134,8 @@ def score_cohort(
             _remove_work(work, out)
         drift = _drift(frozen, frames, summary.report, summary.rows_in, psi_threshold, drift_min_rows)
         manifest = _run_manifest(run, cohort, bundle_root, frozen, summary, plan, written, (extraction, settings))
-        return _write_manifest(manifest | {"drift": drift}, out)
+        estimated = estimated_performance(_delivered(written[0], plan))
+        return _write_manifest(manifest | {"drift": drift, "estimated": estimated}, out)
 
 
 def _plan(
@@ -186,6 +188,7 @@ def _run_manifest(
         "bundle": str(bundle_root),
         "bundle_sha256": frozen.sha256,
         "bundle_version": frozen.version,
+        "study": frozen.study,
         "counts": counts,
         "partitions": partitions,
         "risk_contract_version": frozen.risk_contract.version,
@@ -218,6 +221,12 @@ def _validate(
     summary = validate_cohort(cohort, valid, held, None, run_date, progress, frozen.contracts_dir)
     timings["validate"] = time.perf_counter() - start
     return summary, open_for_streaming(valid), read_fields(held)
+
+
+def _delivered(combined: pa.Table, plan: _Plan) -> pa.Table:
+    """The rows tonight's file delivered (scored now or reused), not those an append run kept."""
+    delivered = set(plan.hashes)
+    return combined.filter(pa.array([key in delivered for key in table_keys(combined)], pa.bool_()))
 
 
 def _subset(valid: pq.ParquetFile, keep: np.ndarray, path: Path) -> Path:
