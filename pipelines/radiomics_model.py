@@ -7,11 +7,13 @@ from sonorisk import paths
 from sonorisk.gates import run_stage
 from sonorisk.params import stage_params
 from sonorisk.radiomics.model_job import RadiomicsModelInputs, RadiomicsModelSection, run_radiomics_models
+from sonorisk.study import Study
 
 
 def main() -> None:
     params = stage_params("radiomics_model", RadiomicsModelSection).model_params()
-    run_radiomics_models(RadiomicsModelInputs(validated=paths.validated_cohorts()), params)
+    batch_column = stage_params("study", Study).batch_column
+    run_radiomics_models(RadiomicsModelInputs(validated=paths.validated_cohorts()), params, batch_column=batch_column)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def study_record(study: Study) -> dict[str, Any]:
         "outcome_wording": study.outcome_wording or study.outcome,
         "followup_column": study.followup_column,
         "person_column": study.person_column,
+        "batch_column": study.batch_column,
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sonorisk import paths
 from sonorisk.atomic_file import write_json
 from sonorisk.bundle import inputs_read, model_inputs, pipeline_provenance, pipeline_sources, write_bundle
+from sonorisk.radiomics.harmonisation import FeatureHarmoniser
 from sonorisk.risk.drift import REFERENCE_FILE, development_reference
 from sonorisk.study import Study
 
@@ -24,6 +25,7 @@ def bundle_job(radiomics_settings: Path, study: Study) -> dict[str, Any]:
         paths.FUSION_SCORES,
         inputs_read(inputs, "radiomics"),
         inputs_read(inputs, "fields"),
+        FeatureHarmoniser.load(paths.RADIOMICS_MODELS),
     )
     with tempfile.TemporaryDirectory() as scratch:
         sources = pipeline_sources(radiomics_settings) | {

@@ -18,3 +18,4 @@ class Study:
     person_column: str | None = None  # rows of one person stay together; null: one row, one person
     followup_column: str = "followup_months"  # months to the outcome or to censoring, where known
     pretraining_cohorts: dict[str, str] = field(default_factory=dict)  # unlabelled, for dl_pretrain
+    batch_column: str | None = None  # the scanner or centre column radiomics harmonisation reads; null: none

@@ -11,7 +11,7 @@ scores on the final model's scale (``modelling/oof.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_model import ClinicalLogistic
 from sonorisk.modelling.folds import stratified_folds
 from sonorisk.modelling.oof import auc_by_split, out_of_fold
+from sonorisk.radiomics.harmonisation import METHODS, FeatureHarmoniser
 from sonorisk.radiomics.models import MODEL_NAMES, SCALES, RadiomicsModels
 from sonorisk.radiomics.perturbation import perturbation_iccs
 from sonorisk.radiomics.robustness import feature_iccs
@@ -35,6 +36,16 @@ class ModelParams:
     screening: ScreeningParams = field(default_factory=ScreeningParams)
     xgb: xgb.XgbSearch = field(default_factory=xgb.XgbSearch)
     seed: int = 0
+    harmonisation: str = "none"  # or "combat": fitted with every model, on that model's rows only
+    min_batch_rows: int = 20  # scoring: an unseen batch is estimated from a run once it has this many rows
+
+
+@dataclass(frozen=True)
+class Batches:
+    """Each row's batch (scanner, centre) and the column it came from, for harmonisation."""
+
+    column: str
+    values: Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -69,13 +80,21 @@ def _fit_all(
     params: ModelParams,
     xgb_params: dict[str, Any] | None,
     groups: Sequence[str],
+    batches: tuple[str, list[Any]] | None = None,
 ) -> tuple[RadiomicsModels, list[dict[str, Any]]]:
     """Screening + Rad Score, clinical baseline and XGBoost on these rows (grid searched when
     ``xgb_params`` is None, as for the final models; the fold models reuse the final grid point).
-    Every CV inside keeps the persons of ``groups`` whole."""
+    Every CV inside keeps the persons of ``groups`` whole. With ``batches`` the features are
+    harmonised first, by ComBat estimated from these rows alone."""
+    harmoniser = None
+    if batches is not None:
+        column, values = batches
+        harmoniser = FeatureHarmoniser.fit(x, values, names, column, params.min_batch_rows)
+        x = harmoniser.apply(x, values)[0]
     rad = fit_rad_score(x, y, names, params.screening, groups)
     clinical = ClinicalLogistic.fit(rows, y.tolist())
     models = RadiomicsModels(rad, clinical, booster=None)
+    models.harmoniser = harmoniser.narrowed(rad.features) if harmoniser is not None else None
     design = models.xgb_design(_columns(x, names, rad.features), rows)
     trials: list[dict[str, Any]] = []
     if xgb_params is None:
@@ -88,14 +107,33 @@ def _fit_all(
     return models, trials
 
 
+def _with_unseen_batches(
+    models: RadiomicsModels, x: np.ndarray, names: list[str], split: np.ndarray, batches: list[Any] | None
+) -> RadiomicsModels:
+    """For scoring the rows outside training: a batch training never saw (an external centre's
+    scanner) is estimated from its own rows, as nightly scoring does for a run; the saved family
+    keeps the training estimates only. No outcome is read."""
+    if models.harmoniser is None or batches is None:
+        return models
+    outside = np.flatnonzero(split != TRAINING)
+    extended, _ = models.harmoniser.with_new_batches(
+        _columns(x, names, models.features)[outside], [batches[int(i)] for i in outside]
+    )
+    return replace(models, harmoniser=extended)
+
+
+def _values(batches: tuple[str, list[Any]] | None) -> list[Any] | None:
+    return batches[1] if batches is not None else None
+
+
 def _columns(x: np.ndarray, names: list[str], wanted: list[str]) -> np.ndarray:
     return x[:, [names.index(f) for f in wanted]] if wanted else np.zeros((x.shape[0], 0))
 
 
 def _predict(
-    models: RadiomicsModels, x: np.ndarray, rows: Sequence[Mapping], names: list[str]
+    models: RadiomicsModels, x: np.ndarray, rows: Sequence[Mapping], names: list[str], batches: Sequence[Any] | None
 ) -> dict[str, np.ndarray]:
-    return models.predict(_columns(x, names, models.features), rows)
+    return models.predict(_columns(x, names, models.features), rows, batches)
 
 
 def robust_features(
@@ -136,6 +174,7 @@ def fit_radiomics_models(
     outcome: np.ndarray,
     groups: Sequence[str],
     params: ModelParams,
+    batches: Batches | None = None,
 ) -> FittedModels:
     """Fit on ``split == training`` rows; score all rows; AUC with 95 % CI per model and split.
 
@@ -147,8 +186,26 @@ def fit_radiomics_models(
         split: split name per row.
         outcome: outcome per row (ignored outside labelled splits).
         groups: the person of each row; every CV and out-of-fold split keeps persons whole.
-        params: thresholds, folds and seeds.
+        params: thresholds, folds and seeds; ``harmonisation: combat`` needs ``batches``.
+        batches: each row's batch (scanner, centre): ComBat is fitted with every model on that
+            model's own training rows (each fold's, for the out-of-fold scores).
+
+    Raises:
+        StudyError: too few robust features, or ``combat`` without batches.
     """
+    if params.harmonisation not in METHODS:
+        raise StudyError(
+            f"radiomics_model.harmonisation must be one of {', '.join(METHODS)}, not {params.harmonisation!r}"
+        )
+    if params.harmonisation == "combat" and batches is None:
+        raise StudyError(
+            "radiomics_model.harmonisation: combat needs study.batch_column (the scanner or centre column)"
+        )
+    use = batches if params.harmonisation == "combat" else None
+
+    def batch_of(members: np.ndarray) -> tuple[str, list[Any]] | None:
+        return (use.column, [use.values[int(i)] for i in members]) if use is not None else None
+
     train = np.flatnonzero(split == TRAINING)
     y = np.asarray(outcome, dtype=bool)
     robust, iccs, perturbed, screens = robust_features(x, names, robustness, params.icc_threshold)
@@ -157,18 +214,25 @@ def fit_radiomics_models(
     def persons(members: np.ndarray) -> list[str]:
         return [groups[int(i)] for i in members]
 
-    models, trials = _fit_all(xr[train], y[train], [rows[int(i)] for i in train], robust, params, None, persons(train))
-    scores = _predict(models, xr, rows, robust)
+    models, trials = _fit_all(
+        xr[train], y[train], [rows[int(i)] for i in train], robust, params, None, persons(train), batch_of(train)
+    )
+    everyone = _values(batch_of(np.arange(len(rows))))
+    scores = _predict(_with_unseen_batches(models, xr, robust, split, everyone), xr, rows, robust, everyone)
     reference = np.flatnonzero(split == INTERNAL)
 
     def score_fold(
         _fold: int, fit: np.ndarray, held: np.ndarray, ref: np.ndarray
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         fold_models, _ = _fit_all(
-            xr[fit], y[fit], [rows[int(i)] for i in fit], robust, params, models.xgb_params, persons(fit)
+            xr[fit], y[fit], [rows[int(i)] for i in fit], robust, params, models.xgb_params, persons(fit), batch_of(fit)
         )
-        held_scores = _predict(fold_models, xr[held], [rows[int(i)] for i in held], robust)
-        ref_scores = _predict(fold_models, xr[ref], [rows[int(i)] for i in ref], robust) if ref.size else {}
+        held_scores = _predict(fold_models, xr[held], [rows[int(i)] for i in held], robust, _values(batch_of(held)))
+        ref_scores = (
+            _predict(fold_models, xr[ref], [rows[int(i)] for i in ref], robust, _values(batch_of(ref)))
+            if ref.size
+            else {}
+        )
         return held_scores, ref_scores
 
     final_reference = {name: scores[name][reference] for name in MODEL_NAMES}

@@ -23,7 +23,7 @@ from sonorisk.cohort.split import TRAINING
 from sonorisk.contracts.schema import CLINICAL_COLUMNS, ROW_KEY, row_key
 from sonorisk.modelling.xgb import XgbGrid, XgbSearch
 from sonorisk.radiomics.feature_table import META_COLUMNS
-from sonorisk.radiomics.model_fit import FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
+from sonorisk.radiomics.model_fit import Batches, FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
 from sonorisk.radiomics.models import MODEL_NAMES
 from sonorisk.radiomics.screening import ScreeningParams
 
@@ -61,6 +61,8 @@ class RadiomicsModelSection:
     xgb_folds: int = XgbSearch.folds
     xgb_grid: XgbGrid = field(default_factory=XgbGrid)
     seed: int = ModelParams.seed
+    harmonisation: str = ModelParams.harmonisation
+    min_batch_rows: int = ModelParams.min_batch_rows
 
     def model_params(self) -> ModelParams:
         return ModelParams(
@@ -69,6 +71,8 @@ class RadiomicsModelSection:
             screening=ScreeningParams(self.mwu_p, self.spearman_max, self.lasso_folds, self.lasso_cs, self.seed),
             xgb=XgbSearch(**asdict(self.xgb_grid), folds=self.xgb_folds, seed=self.seed),
             seed=self.seed,
+            harmonisation=self.harmonisation,
+            min_batch_rows=self.min_batch_rows,
         )
 
 
@@ -99,8 +103,10 @@ def run_radiomics_models(
     params: ModelParams,
     outputs: RadiomicsModelOutputs = RadiomicsModelOutputs(),
     log: Callable[[str], None] = print,
+    batch_column: str | None = None,
 ) -> FittedModels:
-    """Fit, save the model family, write every row's scores, the metrics and the screening report."""
+    """Fit, save the model family, write every row's scores, the metrics and the screening report.
+    ``batch_column`` (the study's) names each row's batch for ``harmonisation: combat``."""
     features = pq.read_table(inputs.features)
     second = pq.read_table(inputs.reader2)
     names = [c for c in features.column_names if c not in META_COLUMNS]
@@ -110,7 +116,8 @@ def run_radiomics_models(
     clinical: dict[Key, dict[str, Any]] = {}
     for cohort in inputs.validated:
         present = set(pq.read_schema(cohort).names)
-        columns = [*ROW_KEY, *(c for c in CLINICAL_COLUMNS if c in present)]
+        extra = [batch_column] if batch_column and batch_column not in CLINICAL_COLUMNS else []
+        columns = [*ROW_KEY, *(c for c in (*CLINICAL_COLUMNS, *extra) if c in present)]
         clinical.update({row_key(r): r for r in pq.read_table(cohort, columns=columns).to_pylist()})
 
     perturbed, perturbed_rows, threshold = _perturbed(pq.read_table(inputs.perturbed), names, position)
@@ -125,7 +132,12 @@ def run_radiomics_models(
     outcome = np.array([bool(split_rows[k]["outcome"]) for k in keys])
     groups = [str(split_rows[k].get("person") or f"{k[0]}|{k[1]}") for k in keys]
     rows = [clinical[k] for k in keys]
-    fitted = fit_radiomics_models(_matrix(features, names), names, robustness, rows, split, outcome, groups, params)
+    batches = None
+    if batch_column:
+        values = features.column(batch_column).to_pylist() if batch_column in features.column_names else None
+        batches = Batches(batch_column, values or [row.get(batch_column) for row in rows])
+    x = _matrix(features, names)
+    fitted = fit_radiomics_models(x, names, robustness, rows, split, outcome, groups, params, batches)
     fitted.models.save(outputs.models)
     report = screening_report(fitted, names, params)
     card = {  # what the bundle carries about how the radiomics features were chosen

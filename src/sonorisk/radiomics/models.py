@@ -5,7 +5,8 @@ fields) is built in one place.
 
 Files in a model folder: ``rad_score.json``, ``clinical_logistic.json`` (plain numbers),
 ``radiomics_clinical_xgb.ubj`` (xgboost UBJ) and its sidecar ``radiomics_clinical_xgb.json`` naming
-the booster's input columns.
+the booster's input columns; ``combat.json`` when the features are harmonised across batches
+(``radiomics/harmonisation.py``): the Rad Score and the booster then read harmonised features.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 from sonorisk.atomic_file import write_json, write_text
 from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_model import ClinicalLogistic
+from sonorisk.radiomics.harmonisation import FeatureHarmoniser
 from sonorisk.radiomics.screening import RadScoreModel
 
 MODEL_NAMES = ("clinical_only", "rad_score", "radiomics_clinical_xgb")
@@ -42,6 +44,7 @@ class RadiomicsModels:
     clinical: ClinicalLogistic
     booster: Any
     xgb_params: dict[str, Any] = field(default_factory=dict)
+    harmoniser: FeatureHarmoniser | None = None  # None: features read as extracted
 
     @property
     def features(self) -> list[str]:
@@ -56,13 +59,19 @@ class RadiomicsModels:
         """The booster's input: ``rad_features`` (columns = ``features``, in order), then clinical fields."""
         return np.column_stack([rad_features, self.clinical.encoder.transform(rows)])
 
-    def predict(self, rad_features: np.ndarray, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    def predict(
+        self, rad_features: np.ndarray, rows: Sequence[Mapping[str, Any]], batches: Sequence[Any] | None = None
+    ) -> dict[str, np.ndarray]:
         """{clinical_only (logit), rad_score (logit), radiomics_clinical_xgb (probability)} per row.
 
         Args:
             rad_features: (rows, len(features)) radiomics values, NaN where missing.
             rows: clinical fields per row, in the same order.
+            batches: each row's batch, when the family harmonises features (rows of a batch the
+                harmoniser does not know are read unharmonised; ``harmonised_rows`` says which).
         """
+        if self.harmoniser is not None:
+            rad_features = self.harmoniser.apply(rad_features, batches or [None] * len(rows))[0]
         design = self.xgb_design(rad_features, rows)
         if hasattr(self.booster, "predict_proba"):
             probability = self.booster.predict_proba(design)[:, 1]
@@ -88,22 +97,25 @@ class RadiomicsModels:
         columns = [np.asarray(table.column(f).to_numpy(zero_copy_only=False), dtype=np.float64) for f in self.features]
         return np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
 
-    def predict_table(self, features: pa.Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-        """``predict`` on a feature table; ``features`` and ``rows`` in the same row order."""
+    def predict_table(
+        self, features: pa.Table, rows: Sequence[Mapping[str, Any]], batches: Sequence[Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """``predict`` on a feature table; ``features``, ``rows`` and ``batches`` in the same row order."""
         if features.num_rows != len(rows):
             raise ValueError(f"{features.num_rows} feature rows but {len(rows)} clinical rows")
-        return self.predict(self.feature_matrix(features), rows)
+        return self.predict(self.feature_matrix(features), rows, batches)
 
     def save(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         params = self.booster.get_params(deep=False) if hasattr(self.booster, "get_params") else self.xgb_params
         sidecar = {"columns": self.xgb_columns, "params": params, "rad_features": self.features}
-        return [
+        written = [
             write_text(folder / RAD_SCORE_FILE, self.rad_score.to_json() + "\n"),
             write_text(folder / CLINICAL_FILE, self.clinical.to_json() + "\n"),
             xgb.save_booster(self.booster, folder / BOOSTER_FILE),
             write_json(folder / SIDECAR_FILE, sidecar, default=str),
         ]
+        return written + ([self.harmoniser.save(folder)] if self.harmoniser is not None else [])
 
     @classmethod
     def load(cls, folder: Path) -> RadiomicsModels:
@@ -123,4 +135,7 @@ class RadiomicsModels:
         if sidecar["columns"] != models.xgb_columns:
             raise ValueError(f"{folder / SIDECAR_FILE}: the booster's input columns are not the Rad Score's + clinical")
         models.xgb_params = sidecar["params"]
+        models.harmoniser = FeatureHarmoniser.load(folder)
+        if models.harmoniser is not None and models.harmoniser.features != models.features:
+            raise ValueError(f"{folder}: the ComBat estimates are not for the Rad Score's features")
         return models

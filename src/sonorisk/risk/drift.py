@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from sonorisk.contracts.schema import ROW_KEY
+from sonorisk.radiomics.harmonisation import FeatureHarmoniser
 from sonorisk.risk.estimated import render_lines
 from sonorisk.stats.psi import psi, reference_of
 
@@ -35,21 +36,44 @@ def _values(frame: pl.DataFrame, column: str) -> list[Any]:
 
 
 def development_reference(
-    split: Path, features: Path, validated: Sequence[Path], scores: Path, read: list[str], fields: list[str]
+    split: Path,
+    features: Path,
+    validated: Sequence[Path],
+    scores: Path,
+    read: list[str],
+    fields: list[str],
+    harmoniser: FeatureHarmoniser | None = None,
 ) -> dict[str, Any]:
     """``build_reference`` on the development rows (training + internal validation): the radiomics
-    features the models ``read``, the clinical ``fields`` they read, and every model's score."""
+    features the models ``read`` (harmonised where the models read them harmonised), the clinical
+    ``fields`` they read, and every model's score."""
     development = pl.read_parquet(split).filter(pl.col("split") != "external").select(ROW_KEY)
-    feature_frame = pl.read_parquet(features, columns=[*ROW_KEY, *read]).join(development, on=ROW_KEY)
+    batch = [harmoniser.batch_column] if harmoniser is not None else []
     clinical = pl.concat(
         [
-            pl.read_parquet(p, columns=[c for c in (*ROW_KEY, *fields) if c in pl.read_parquet_schema(p)])
+            pl.read_parquet(p, columns=[c for c in (*ROW_KEY, *fields, *batch) if c in pl.read_parquet_schema(p)])
             for p in validated
         ],
         how="diagonal_relaxed",
     ).join(development, on=ROW_KEY)
+    feature_frame = pl.read_parquet(features, columns=[*ROW_KEY, *read]).join(development, on=ROW_KEY)
+    if harmoniser is not None:
+        feature_frame = _harmonised(feature_frame, clinical, harmoniser)
     score_frame = pl.read_parquet(scores).join(development, on=ROW_KEY)
     return build_reference(feature_frame, clinical, score_frame, read, fields)
+
+
+def _harmonised(frame: pl.DataFrame, clinical: pl.DataFrame, harmoniser: FeatureHarmoniser) -> pl.DataFrame:
+    """The development rows' features as the models read them (ComBat with the frozen estimates)."""
+    column = harmoniser.batch_column
+    batches = (
+        frame.join(clinical.select([*ROW_KEY, column]), on=ROW_KEY, how="left")[column].cast(pl.String).to_list()
+        if column in clinical.columns
+        else [None] * frame.height
+    )
+    names = [n for n in harmoniser.features if n in frame.columns]
+    values = harmoniser.narrowed(names).apply(frame.select(names).to_numpy().astype(float), batches)[0]
+    return frame.with_columns(pl.Series(n, values[:, j]) for j, n in enumerate(names))
 
 
 def build_reference(
@@ -133,7 +157,9 @@ def render_text(manifest: Mapping[str, Any]) -> str:
     ]
     if drift is None:
         lines.append("drift: not recorded (a run from before drift was recorded)")
-        return "\n".join([*lines, *render_lines(manifest.get("estimated"))])
+        return "\n".join(
+            [*lines, *_harmonisation_lines(manifest.get("harmonisation")), *render_lines(manifest.get("estimated"))]
+        )
     lines.append(f"drift: {_verdict(drift)}")
     for group in GROUPS:
         members = {n: v for n, v in drift["inputs"].items() if v["group"] == group}
@@ -146,7 +172,20 @@ def render_text(manifest: Mapping[str, Any]) -> str:
             ]
     shares = drift["quarantined_share_by_rule"]
     lines.append("quarantined by rule: " + (", ".join(f"{r} {s:.1%}" for r, s in shares.items()) or "none"))
-    return "\n".join([*lines, *render_lines(manifest.get("estimated"))])
+    return "\n".join(
+        [*lines, *_harmonisation_lines(manifest.get("harmonisation")), *render_lines(manifest.get("estimated"))]
+    )
+
+
+def _harmonisation_lines(record: Mapping[str, Any] | None) -> list[str]:
+    """What ComBat did to the new rows, per batch (nothing for a bundle that does not harmonise)."""
+    if not record:
+        return []
+    lines = [f"harmonisation (ComBat by {record['batch_column']}):"]
+    for batch, done in record["batches"].items():
+        source = f", estimates from {done['estimates']}" if done["estimates"] else ""
+        lines.append(f"  {batch}: {done['rows']} rows, {done['harmonised']} harmonised{source}")
+    return lines
 
 
 def render_html(manifest: Mapping[str, Any]) -> str:

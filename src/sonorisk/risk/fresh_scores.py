@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sonorisk.contracts.schema import ROW_KEY, table_keys
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.risk.frozen import FrozenBundle
 
@@ -57,15 +59,71 @@ def score_new_rows(
     watched = set(frozen.drift_inputs)
     image_features = pl.from_arrow(features.select([c for c in features.column_names if c in watched]))
     assert isinstance(image_features, pl.DataFrame)
+    image_features = _as_the_models_read_them(image_features, features, scores, frozen)
     return scores, {"image feature": image_features, "clinical field": validated, "score": scores}
+
+
+def _as_the_models_read_them(
+    image_features: pl.DataFrame, features: pa.Table, scores: pl.DataFrame, frozen: FrozenBundle
+) -> pl.DataFrame:
+    """The watched features the radiomics family harmonises, harmonised as it read them (drift is
+    then judged on what the models saw); the others as extracted."""
+    harmoniser = frozen.radiomics.harmoniser
+    if harmoniser is None or "batch" not in scores.columns:
+        return image_features
+    batch_of = dict(zip(scores.select(list(ROW_KEY)).rows(), scores["batch"].to_list(), strict=True))
+    batches = [batch_of.get(key) for key in table_keys(features)]
+    matrix = frozen.radiomics.feature_matrix(features)
+    extended, _ = harmoniser.with_new_batches(matrix, batches)
+    harmonised = extended.apply(matrix, batches)[0]
+    replaced = [
+        pl.Series(name, harmonised[:, j])
+        for j, name in enumerate(harmoniser.features)
+        if name in image_features.columns
+    ]
+    return image_features.with_columns(replaced)
 
 
 def _notes(scores: pl.DataFrame, features: pa.Table, dl: pl.DataFrame) -> list[str | None]:
     """Per row: the fusion's imputation note, a failed extraction and a failed crop, joined."""
     status = dict(zip(features.column("patient_id").to_pylist(), features.column("error").to_pylist(), strict=True))
     crop = dict(zip(dl["patient_id"].to_list(), dl["crop_error"].to_list(), strict=True))
+    unharmonised = (
+        [
+            f"radiomics: batch {b} not harmonised" if not h else None
+            for b, h in zip(scores["batch"], scores["harmonised"], strict=True)
+        ]
+        if "harmonised" in scores.columns
+        else [None] * scores.height
+    )
     notes = []
-    for pid, note in zip(scores["patient_id"].to_list(), scores["fusion_note"].to_list(), strict=True):
+    for pid, note, batch in zip(
+        scores["patient_id"].to_list(), scores["fusion_note"].to_list(), unharmonised, strict=True
+    ):
         failed = (status.get(pid) and f"radiomics: {status[pid]}", crop.get(pid) and f"dl: {crop[pid]}")
-        notes.append("; ".join(p for p in (note, *failed) if p) or None)
+        notes.append("; ".join(p for p in (note, *failed, batch) if p) or None)
     return notes
+
+
+def harmonisation_record(frozen: FrozenBundle, scores: pl.DataFrame) -> dict[str, Any] | None:
+    """Per batch of the new rows: how many, how many harmonised, and whose estimates (training's, or
+    this run's for a batch unseen in training); None where the bundle's features are not harmonised."""
+    harmoniser = frozen.radiomics.harmoniser
+    if harmoniser is None or "batch" not in scores.columns:
+        return None
+    batches = {}
+    for batch in (
+        sorted({b for b in scores["batch"].to_list() if b is not None}) + [None] * scores["batch"].null_count()
+    ):
+        if batch is None and "(no batch)" in batches:
+            continue
+        rows = scores.filter(pl.col("batch").is_null() if batch is None else pl.col("batch") == batch)
+        done = int(rows["harmonised"].sum())
+        source = "training" if batch in harmoniser.estimates.gamma else ("this run" if done else None)
+        batches["(no batch)" if batch is None else batch] = {
+            "rows": rows.height,
+            "harmonised": done,
+            "estimates": source,
+        }
+    return {"method": "combat", "batch_column": harmoniser.batch_column, "min_batch_rows": harmoniser.min_batch_rows,
+            "batches": batches}  # fmt: skip

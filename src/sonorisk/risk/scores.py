@@ -9,6 +9,8 @@ failed keeps null for that score and the fusion note says which training median 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -29,9 +31,13 @@ def frozen_scores(
     outcome_column: str | None,
 ) -> pl.DataFrame:
     """One row per validated row: single-source scores, fusion risk and group, split = 'external';
-    ``outcome`` is the study's outcome column where the cohort has it (null otherwise)."""
-    wanted = (*KEY, "center", *([outcome_column] if outcome_column else []), *CLINICAL_COLUMNS)
-    base = validated.select([c for c in wanted if c in validated.columns])
+    ``outcome`` is the study's outcome column where the cohort has it (null otherwise). Where the
+    radiomics family harmonises features, ``batch`` and ``harmonised`` say per row what was done: a
+    batch unseen in training is estimated from these rows once it has enough of them."""
+    harmoniser = radiomics.harmoniser
+    batch_column = [harmoniser.batch_column] if harmoniser is not None else []
+    wanted = (*KEY, "center", *([outcome_column] if outcome_column else []), *CLINICAL_COLUMNS, *batch_column)
+    base = validated.select(list(dict.fromkeys(c for c in wanted if c in validated.columns)))
     feature_keys = pl.from_arrow(features.select(KEY))
     assert isinstance(feature_keys, pl.DataFrame)
     ordered = base.join(feature_keys.with_row_index("_feature_row"), on=KEY, how="left")
@@ -42,12 +48,24 @@ def frozen_scores(
         )
     ordered_features = features.take(pa.array(ordered["_feature_row"].to_numpy()))
     rows = clinical_rows(ordered)
-    single = radiomics.predict_table(ordered_features, rows)
+    batches: list = []
+    if harmoniser is not None:
+        column = harmoniser.batch_column
+        batches = ordered[column].cast(pl.String).to_list() if column in ordered.columns else [None] * ordered.height
+        extended, _ = harmoniser.with_new_batches(radiomics.feature_matrix(ordered_features), batches)
+        radiomics = replace(radiomics, harmoniser=extended)  # this run's copy: the frozen family is not changed
+    single = radiomics.predict_table(ordered_features, rows, batches or None)
     status = ordered_features.column("status").to_pylist() if "status" in features.column_names else None
     failed = np.array([s != "ok" for s in status]) if status is not None else np.zeros(ordered.height, bool)
     rad = np.where(failed, np.nan, single["rad_score"])  # a failed extraction has no Rad Score
 
     outcome = ordered[outcome_column].cast(pl.Boolean) if outcome_column in ordered.columns else None
+    if harmoniser is not None:
+        assert radiomics.harmoniser is not None
+        known = radiomics.harmoniser.known(batches)
+        ordered = ordered.with_columns(
+            pl.Series("batch", batches, dtype=pl.String), pl.Series("harmonised", known, dtype=pl.Boolean)
+        )
     table = (
         ordered.drop("_feature_row")
         .with_columns(

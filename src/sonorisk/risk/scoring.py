@@ -43,7 +43,7 @@ from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.reproducibility import current_profile
 from sonorisk.risk.drift import DEFAULT_MIN_ROWS, DEFAULT_THRESHOLD, render_html, run_drift
 from sonorisk.risk.estimated import estimated_performance
-from sonorisk.risk.fresh_scores import Frames, read_fields, score_new_rows
+from sonorisk.risk.fresh_scores import Frames, harmonisation_record, read_fields, score_new_rows
 from sonorisk.risk.frozen import FrozenBundle
 from sonorisk.risk.incremental import Reuse, archive_replaced, reusable_rows, rows_to_keep
 from sonorisk.risk.partition import RUNS_DIR
@@ -63,6 +63,7 @@ class _Run:
     scored_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
     timings: dict[str, float] = field(default_factory=dict)
     mode: str = "refuse"
+    harmonisation: dict[str, Any] | None = None  # what ComBat did to the new rows, per batch
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def score_cohort(
             if plan.new.any():
                 subset = _subset(valid, plan.new, work / "to_score.parquet")
                 scores, frames = score_new_rows(subset, frozen, settings, work, batch_size, run.timings, progress)
+                run.harmonisation = harmonisation_record(frozen, scores)
                 fresh = risk_rows(scores, plan.hashes, (frozen.version, frozen.sha256), frozen.risk_contract,
                                   frozen.fusion.thresholds, run.run_id, run.scored_at)  # fmt: skip
             start = time.perf_counter()
@@ -193,6 +195,7 @@ def _run_manifest(
         "partitions": partitions,
         "risk_contract_version": frozen.risk_contract.version,
         "migrated": plan.reuse.migrated,
+        "harmonisation": run.harmonisation,
         "mode": run.mode,
         "radiomics_extraction": {
             "mode": mode,

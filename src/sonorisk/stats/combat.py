@@ -182,9 +182,11 @@ def _batch_estimates(z: np.ndarray, empirical_bayes: bool) -> tuple[np.ndarray, 
     for _ in range(MAX_ITERATIONS):
         g_new = (t2 * n * g_hat + d_old * g_bar) / (t2 * n + d_old)
         d_new = (0.5 * ((z - g_new) ** 2).sum(axis=0) + b) / (n / 2.0 + a - 1.0)
-        # Relative change over the old value, signed as in sva's and neuroCombat's it.sol.
-        change = max(np.max(np.abs(g_new - g_old) / g_old), np.max(np.abs(d_new - d_old) / d_old))
+        # Relative change over the old value, signed as in sva's and neuroCombat's it.sol; like their
+        # `while change > conv`, a 0/0 (a batch whose locations are all zero: the only batch) stops.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = max(np.max(np.abs(g_new - g_old) / g_old), np.max(np.abs(d_new - d_old) / d_old))
         g_old, d_old = g_new, d_new
-        if change <= CONVERGENCE:
+        if not change > CONVERGENCE:
             break
     return g_old, d_old

@@ -1,0 +1,141 @@
+"""Harmonisation of radiomics features across batches (scanners, centres) for the radiomics model
+family: ComBat (``stats/combat.py``) fitted on the rows a model is fitted on, so inside every CV fold
+it sees that fold's training rows only, and applied with its frozen estimates to every other row.
+
+At scoring time a batch the training never saw is estimated from the run's own rows against the
+frozen standardisation once it has ``min_batch_rows`` complete rows; below that its rows are scored
+unharmonised and flagged. ``study.batch_column`` names the batch (absent: no harmonisation);
+``radiomics_model.harmonisation`` is ``none`` or ``combat``. The estimates are JSON (``combat.json``
+in the model folder, and so in the bundle).
+
+Example:
+    >>> x = np.array([[1.0, 5.0], [2.0, 7.0], [3.0, 6.0], [11.0, 1.0], [12.0, 3.0], [13.0, 2.0]])
+    >>> fitted = FeatureHarmoniser.fit(x, ["a"] * 3 + ["b"] * 3, ["f", "g"], "scanner", min_batch_rows=2)
+    >>> out, done = fitted.apply(x, ["a"] * 3 + ["b"] * 3)
+    >>> bool(done.all()), bool(abs(out[:3, 0].mean() - out[3:, 0].mean()) < 1e-9)
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sonorisk.atomic_file import write_json
+from sonorisk.stats.combat import CombatError, CombatEstimates, add_batch, fit_combat, harmonise
+
+METHODS = ("none", "combat")
+HARMONISER_FILE = "combat.json"
+
+
+@dataclass(frozen=True)
+class FeatureHarmoniser:
+    estimates: CombatEstimates
+    batch_column: str
+    min_batch_rows: int
+
+    @classmethod
+    def fit(
+        cls, x: np.ndarray, batches: Sequence[Any], names: Sequence[str], batch_column: str, min_batch_rows: int
+    ) -> FeatureHarmoniser:
+        """ComBat estimates from the complete rows of ``x`` (rows with a missing feature or batch are
+        left out of the estimate, not of the model).
+
+        Raises:
+            CombatError: a batch with fewer than two complete rows, a feature constant within them.
+        """
+        labels = _labels(batches)
+        complete = np.isfinite(x).all(axis=1) & np.array([b is not None for b in labels])
+        estimates = fit_combat(x[complete], [str(b) for b in np.asarray(labels, dtype=object)[complete]], list(names))
+        return cls(estimates, batch_column, min_batch_rows)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.estimates.features)
+
+    def narrowed(self, features: Sequence[str]) -> FeatureHarmoniser:
+        """The estimates of ``features`` only (each feature's are its own once fitted)."""
+        at = [self.estimates.features.index(f) for f in features]
+        estimates = CombatEstimates(
+            list(features),
+            self.estimates.grand_mean[at],
+            self.estimates.pooled_sd[at],
+            {b: v[at] for b, v in self.estimates.gamma.items()},
+            {b: v[at] for b, v in self.estimates.delta.items()},
+            self.estimates.reference,
+            dict(self.estimates.rows),
+        )
+        return replace(self, estimates=estimates)
+
+    def known(self, batches: Sequence[Any]) -> np.ndarray:
+        """Per row, whether its batch has estimates (so ``apply`` harmonises it)."""
+        return np.array([b is not None and b in self.estimates.gamma for b in _labels(batches)], dtype=bool)
+
+    def apply(self, x: np.ndarray, batches: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """``x`` with the rows of known batches harmonised, and which rows were (others unchanged)."""
+        labels = _labels(batches)
+        known = self.known(batches)
+        out = np.array(x, dtype=float, copy=True)
+        if known.any():
+            out[known] = harmonise(
+                out[known], [str(b) for b in np.asarray(labels, dtype=object)[known]], self.estimates
+            )
+        return out, known
+
+    def with_new_batches(self, x: np.ndarray, batches: Sequence[Any]) -> tuple[FeatureHarmoniser, dict[str, Any]]:
+        """These estimates plus every unseen batch of these rows that has ``min_batch_rows`` complete
+        rows (estimated from them against the frozen standardisation); a record per batch of the rows:
+        how many, whether harmonised and where its estimates come from."""
+        labels = _labels(batches)
+        complete = np.isfinite(x).all(axis=1)
+        extended = self.estimates
+        record: dict[str, Any] = {}
+        for batch in sorted({b for b in labels if b is not None}):
+            members = np.array([b == batch for b in labels])
+            if batch in self.estimates.gamma:
+                record[batch] = {"rows": int(members.sum()), "harmonised": True, "estimates": "training"}
+                continue
+            usable = members & complete
+            if usable.sum() >= max(self.min_batch_rows, 2):
+                try:
+                    extended = add_batch(extended, x[usable], batch)
+                except CombatError as problem:
+                    record[batch] = {"rows": int(members.sum()), "harmonised": False, "why": str(problem)}
+                    continue
+                record[batch] = {"rows": int(members.sum()), "harmonised": True, "estimates": "this run"}
+            else:
+                record[batch] = {
+                    "rows": int(members.sum()),
+                    "harmonised": False,
+                    "why": f"a batch unseen in training with {int(usable.sum())} complete rows "
+                    f"(at least {self.min_batch_rows} needed to estimate it)",
+                }
+        missing = sum(1 for b in labels if b is None)
+        if missing:
+            record["(no batch)"] = {"rows": missing, "harmonised": False, "why": f"no {self.batch_column} value"}
+        return replace(self, estimates=extended), record
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batch_column": self.batch_column, "min_batch_rows": self.min_batch_rows} | self.estimates.to_dict()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> FeatureHarmoniser:
+        return cls(CombatEstimates.from_dict(raw), str(raw["batch_column"]), int(raw["min_batch_rows"]))
+
+    def save(self, folder: Path) -> Path:
+        return write_json(folder / HARMONISER_FILE, self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> FeatureHarmoniser | None:
+        """The folder's harmoniser, None where its models were fitted without one."""
+        path = folder / HARMONISER_FILE
+        return cls.from_dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def _labels(batches: Sequence[Any]) -> list[str | None]:
+    return [None if b is None or (isinstance(b, float) and np.isnan(b)) or b == "" else str(b) for b in batches]

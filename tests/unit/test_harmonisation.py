@@ -1,0 +1,145 @@
+"""Radiomics harmonisation (radiomics/harmonisation.py): the ComBat estimates of the final model and
+of every out-of-fold model come from that model's training rows only (recorded at every fit, never
+an internal-validation row); an unseen batch is estimated from a run's rows once it has enough of
+them, else scored unharmonised and said so; the estimates travel with the models as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sonorisk.radiomics.harmonisation as harmonisation
+from sonorisk.radiomics.harmonisation import HARMONISER_FILE, FeatureHarmoniser
+
+
+def _study(n_persons: int = 60, seed: int = 1) -> dict[str, Any]:
+    """Persons with one or two images; two scanners in training (S2 reads 1.5x brighter, +2), and
+    internal-validation rows from both and from a third scanner (S3) training never saw."""
+    rng = np.random.default_rng(seed)
+    persons = [f"P{i:03d}" for i in range(n_persons) for _ in range(1 + i % 2)]
+    n = len(persons)
+    names = [f"original_firstorder_F{j}" for j in range(6)]
+    outcome_of = {p: bool(rng.random() < 0.35) for p in set(persons)}
+    y = np.array([outcome_of[p] for p in persons])
+    x = rng.normal(size=(n, len(names))) + y[:, None] * 0.9
+    person_index = {p: i for i, p in enumerate(dict.fromkeys(persons))}
+    scanner = np.array(["S2" if person_index[p] % 3 == 1 else "S1" for p in persons], dtype=object)
+    internal = np.array([person_index[p] >= int(0.7 * n_persons) for p in persons])
+    scanner[internal & (np.arange(n) % 4 == 0)] = "S3"
+    scale = {"S1": 1.0, "S2": 1.5, "S3": 0.7}
+    shift = {"S1": 0.0, "S2": 2.0, "S3": -1.0}
+    x = np.array([row * scale[s] + shift[s] for row, s in zip(x, scanner, strict=True)])
+    split = np.where(internal, "internal_validation", "training")
+    return {"persons": persons, "y": y, "x": x, "names": names, "scanner": list(scanner), "split": split}
+
+
+def test_every_fit_estimates_combat_from_its_own_training_rows_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    study = _study()
+    x, split = study["x"], study["split"]
+    fits: list[np.ndarray] = []
+    original = harmonisation.fit_combat
+
+    def recorder(values: np.ndarray, batch: Any, features: Any, **kwargs: Any) -> Any:
+        fits.append(np.array(values, copy=True))
+        return original(values, batch, features, **kwargs)
+
+    monkeypatch.setattr(harmonisation, "fit_combat", recorder)
+    models = _family(study)
+    training = np.flatnonzero(split == "training")
+
+    # The recorded rows hold the robust features' values: each is found again in x.
+    where = {tuple(row): i for i, row in enumerate(x[:, _columns_of(x, fits[0])])}
+    fitted_rows = [{where[tuple(row)] for row in values} for values in fits]
+    assert len(fitted_rows) == 1 + 4  # the final family, then one per out-of-fold model (oof_folds 4)
+    final, *folds = fitted_rows
+    assert final == set(training.tolist())  # every training row, no internal-validation row
+    held = [final - fold for fold in folds]
+    assert all(h and not (h & fold) for h, fold in zip(held, folds, strict=True))
+    assert sorted(i for h in held for i in h) == sorted(final)  # the held parts partition training
+    persons = study["persons"]
+    for fold, part in zip(folds, held, strict=True):  # a held-out person's images never inform its fold's ComBat
+        assert not {persons[i] for i in part} & {persons[i] for i in fold}
+    assert models.harmoniser is not None and models.harmoniser.features == models.features
+    assert sorted(models.harmoniser.estimates.gamma) == ["S1", "S2"]  # S3 never joins the saved family
+
+
+def _columns_of(x: np.ndarray, recorded: np.ndarray) -> list[int]:
+    """The columns of ``x`` the recorded matrix holds (the robust features), in its order."""
+    return [next(j for j in range(x.shape[1]) if np.isin(column, x[:, j]).all()) for column in recorded.T]
+
+
+def test_an_unseen_batch_is_estimated_from_enough_rows_else_left_and_said_so() -> None:
+    study = _study(n_persons=90)
+    x, scanner, split = study["x"], np.array(study["scanner"]), study["split"]
+    training = split == "training"
+    fitted = FeatureHarmoniser.fit(x[training], list(scanner[training]), study["names"], "scanner", min_batch_rows=8)
+    night = np.vstack([x[scanner == "S3"][:8], x[scanner == "S1"][:3]])
+    batches = ["S3"] * 8 + ["S1"] * 2 + [None]
+    extended, record = fitted.with_new_batches(night, batches)
+    assert record["S3"] == {"rows": 8, "harmonised": True, "estimates": "this run"}
+    assert record["S1"] == {"rows": 2, "harmonised": True, "estimates": "training"}
+    assert record["(no batch)"]["harmonised"] is False
+    out, done = extended.apply(night, batches)
+    assert done.tolist() == [True] * 10 + [False] and np.array_equal(out[10], night[10])
+    few, record = fitted.with_new_batches(night[:7], ["S3"] * 7)
+    assert record["S3"]["harmonised"] is False and "7 complete rows" in record["S3"]["why"]
+    assert "S3" not in few.estimates.gamma and not few.known(["S3"]).any()
+
+
+def test_the_family_saves_and_loads_its_estimates_and_reads_harmonised_features(tmp_path: Path) -> None:
+    import json
+
+    from sonorisk.radiomics.models import RadiomicsModels
+
+    study = _study()
+    x, names, split = study["x"], study["names"], study["split"]
+    training = split == "training"
+    harmoniser = FeatureHarmoniser.fit(x[training], list(np.array(study["scanner"])[training]), names, "scanner", 20)
+    again = FeatureHarmoniser.from_dict(json.loads(json.dumps(harmoniser.to_dict())))
+    np.testing.assert_array_equal(again.apply(x, study["scanner"])[0], harmoniser.apply(x, study["scanner"])[0])
+    assert FeatureHarmoniser.load(tmp_path / "elsewhere") is None
+
+    models = _family(study)
+    models.save(tmp_path / "models")
+    loaded = RadiomicsModels.load(tmp_path / "models")
+    assert loaded.harmoniser is not None and loaded.harmoniser.to_dict() == models.harmoniser.to_dict()
+    rows = [{"age": 50} for _ in split]
+    columns = x[:, [names.index(f) for f in models.features]]
+    for name, values in models.predict(columns, rows, study["scanner"]).items():
+        np.testing.assert_allclose(loaded.predict(columns, rows, study["scanner"])[name], values, rtol=1e-12)
+    # Harmonised features are what the family reads: unharmonised ones score differently.
+    plain = loaded.predict(columns, rows, [None] * len(rows))["rad_score"]
+    assert not np.allclose(plain, models.predict(columns, rows, study["scanner"])["rad_score"])
+    card = json.loads((tmp_path / "models" / HARMONISER_FILE).read_text())
+    card["features"] = card["features"][::-1]
+    (tmp_path / "models" / HARMONISER_FILE).write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="not for the Rad Score's features"):
+        RadiomicsModels.load(tmp_path / "models")
+
+
+def _family(study: dict[str, Any]) -> Any:
+    from sonorisk.modelling.xgb import XgbSearch
+    from sonorisk.radiomics.model_fit import Batches, ModelParams, RobustnessInputs, fit_radiomics_models
+    from sonorisk.radiomics.screening import ScreeningParams
+
+    x, names, split = study["x"], study["names"], study["split"]
+    training = np.flatnonzero(split == "training")
+    rng = np.random.default_rng(3)
+    robustness = RobustnessInputs(
+        reader2=np.zeros((0, len(names))),
+        reader2_rows=np.zeros(0, int),
+        perturbed=np.stack([x[training] + 0.01 * rng.normal(size=x[training].shape) for _ in range(3)], axis=1),
+        perturbed_rows=training,
+    )
+    params = ModelParams(
+        oof_folds=4,
+        screening=ScreeningParams(lasso_folds=3, lasso_cs=4),
+        xgb=XgbSearch(max_depth=(2,), n_estimators=(20,), learning_rate=(0.1,), min_child_weight=(1.0,), folds=3),
+        harmonisation="combat",
+    )
+    rows = [{"age": 50} for _ in split]
+    batches = Batches("scanner", study["scanner"])
+    return fit_radiomics_models(x, names, robustness, rows, split, study["y"], study["persons"], params, batches).models
