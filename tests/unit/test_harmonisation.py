@@ -143,3 +143,48 @@ def _family(study: dict[str, Any]) -> Any:
     rows = [{"age": 50} for _ in split]
     batches = Batches("scanner", study["scanner"])
     return fit_radiomics_models(x, names, robustness, rows, split, study["y"], study["persons"], params, batches).models
+
+
+def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_says_which(tmp_path: Path) -> None:
+    """Nightly scoring's path (risk/scores.frozen_scores) with a family that harmonises: rows of a
+    training scanner and of an unseen one with enough rows are harmonised (their Rad Score is the
+    family's on the harmonised features); a handful of rows from another unseen scanner is not, and
+    the score table says so per row."""
+    import polars as pl
+    import pyarrow as pa
+
+    from sonorisk.fusion.fit import FusionParams, fit_fusion
+    from sonorisk.risk.scores import frozen_scores
+
+    study = _study()
+    models = _family(study)
+    assert models.harmoniser is not None
+    rng = np.random.default_rng(8)
+    n_unseen, n_few = 30, 3  # min_batch_rows is 20
+    night = np.vstack([study["x"][:10], study["x"][:n_unseen] * 0.6 - 1.5, study["x"][:n_few] * 1.3 + 3])
+    scanners = ["S1"] * 10 + ["S9"] * n_unseen + ["S7"] * n_few
+    n = len(scanners)
+    ids = [f"N-{i:03d}" for i in range(n)]
+    validated = pl.DataFrame(
+        {"cohort_id": ["tonight"] * n, "patient_id": ids, "center": ["B"] * n, "scanner": scanners, "age": [50] * n}
+    )
+    features = pa.table(
+        {"cohort_id": ["tonight"] * n, "patient_id": ids, "status": ["ok"] * n}
+        | {name: night[:, j] for j, name in enumerate(study["names"])}
+    )
+    dl = pl.DataFrame({"cohort_id": ["tonight"] * n, "patient_id": ids, "dl_score": rng.uniform(0.1, 0.9, n)})
+    train = rng.normal(size=200)
+    outcome = rng.random(200) < 1 / (1 + np.exp(-train))
+    fusion = fit_fusion(
+        [{"age": 50}] * 200, {"rad_score": train, "dl_score": rng.uniform(0.1, 0.9, 200)}, outcome, FusionParams()
+    ).model
+
+    scores = frozen_scores(validated, features, dl, models, fusion, None)
+    assert scores["batch"].to_list() == scanners
+    assert scores["harmonised"].to_list() == [True] * (10 + n_unseen) + [False] * n_few
+    columns = night[:, [study["names"].index(f) for f in models.features]]
+    extended, _ = models.harmoniser.with_new_batches(columns, scanners)
+    expected = models.rad_score.score(extended.apply(columns, scanners)[0])
+    np.testing.assert_allclose(scores["rad_score"].to_numpy(), expected, rtol=1e-12)
+    unharmonised = models.rad_score.score(columns[-n_few:])
+    np.testing.assert_allclose(scores["rad_score"].to_numpy()[-n_few:], unharmonised, rtol=1e-12)

@@ -78,7 +78,9 @@ def frozen_scores(
         )
         .join(dl_scores.select([*KEY, "dl_score"]), on=KEY, how="left")
     )
-    return fused_table(table, fusion, fusion.decision_function(rows, score_columns(table, fusion.score_inputs)))
+    fused = fused_table(table, fusion, fusion.decision_function(rows, score_columns(table, fusion.score_inputs)))
+    # The score table keeps its own columns; what harmonisation did rides along, row for row.
+    return fused.with_columns(table.select("batch", "harmonised")) if harmoniser is not None else fused
 
 
 SURVIVAL_RISKS = {"risk_24m": 24, "risk_36m": 36}  # risk-table column -> horizon in months
