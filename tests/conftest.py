@@ -12,6 +12,8 @@ from sonorisk.paths import SHARED_DATA_DIR
 from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 BUSBRA_DIR = SHARED_DATA_DIR / "busbra_sample"
+# Scripts that write golden files with a reference implementation in its own environment: not tests.
+collect_ignore = ["golden/make_combat_golden.py"]
 
 # What the default study's bundle read when this test was written (rad_score.json): a realistic
 # input spread over 5 images and 5 classes, not an expected output.

@@ -12,8 +12,8 @@ Example:
     >>> x = np.array([[1.0, 5.0], [2.0, 7.0], [3.0, 6.0], [11.0, 1.0], [12.0, 3.0], [13.0, 2.0]])
     >>> fitted = FeatureHarmoniser.fit(x, ["a"] * 3 + ["b"] * 3, ["f", "g"], "scanner", min_batch_rows=2)
     >>> out, done = fitted.apply(x, ["a"] * 3 + ["b"] * 3)
-    >>> bool(done.all()), bool(abs(out[:3, 0].mean() - out[3:, 0].mean()) < 1e-9)
-    (True, True)
+    >>> bool(done.all()), round(float(out[3:, 0].mean() - out[:3, 0].mean()), 2)  # from 10.0 between the scanners
+    (True, 0.08)
 """
 
 from __future__ import annotations
