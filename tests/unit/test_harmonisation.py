@@ -146,7 +146,8 @@ def _family(study: dict[str, Any]) -> Any:
 
 
 def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_says_which(tmp_path: Path) -> None:
-    """Nightly scoring's path (risk/scores.frozen_scores) with a family that harmonises: rows of a
+    """Nightly scoring's path (the family as it scores the run's rows, then risk/scores.frozen_scores)
+    with a family that harmonises: rows of a
     training scanner and of an unseen one with enough rows are harmonised (their Rad Score is the
     family's on the harmonised features); a handful of rows from another unseen scanner is not, and
     the score table says so per row."""
@@ -154,7 +155,7 @@ def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_say
     import pyarrow as pa
 
     from sonorisk.fusion.fit import FusionParams, fit_fusion
-    from sonorisk.risk.scores import frozen_scores
+    from sonorisk.risk.scores import feature_batches, frozen_scores
 
     study = _study()
     models = _family(study)
@@ -179,7 +180,8 @@ def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_say
         [{"age": 50}] * 200, {"rad_score": train, "dl_score": rng.uniform(0.1, 0.9, 200)}, outcome, FusionParams()
     ).model
 
-    scores = frozen_scores(validated, features, dl, models, fusion, None)
+    family = models.for_rows(models.feature_matrix(features), feature_batches(features, validated, "scanner"))
+    scores = frozen_scores(validated, features, dl, family, fusion, None)
     assert scores["batch"].to_list() == scanners
     assert scores["harmonised"].to_list() == [True] * (10 + n_unseen) + [False] * n_few
     columns = night[:, [study["names"].index(f) for f in models.features]]

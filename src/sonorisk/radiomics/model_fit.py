@@ -11,7 +11,7 @@ scores on the final model's scale (``modelling/oof.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,9 @@ class Batches:
     column: str
     values: Sequence[Any]
 
+    def take(self, members: np.ndarray) -> Batches:
+        return Batches(self.column, [self.values[int(i)] for i in members])
+
 
 @dataclass(frozen=True)
 class RobustnessInputs:
@@ -80,7 +83,7 @@ def _fit_all(
     params: ModelParams,
     xgb_params: dict[str, Any] | None,
     groups: Sequence[str],
-    batches: tuple[str, list[Any]] | None = None,
+    batches: Batches | None = None,
 ) -> tuple[RadiomicsModels, list[dict[str, Any]]]:
     """Screening + Rad Score, clinical baseline and XGBoost on these rows (grid searched when
     ``xgb_params`` is None, as for the final models; the fold models reuse the final grid point).
@@ -88,9 +91,8 @@ def _fit_all(
     harmonised first, by ComBat estimated from these rows alone."""
     harmoniser = None
     if batches is not None:
-        column, values = batches
-        harmoniser = FeatureHarmoniser.fit(x, values, names, column, params.min_batch_rows)
-        x = harmoniser.apply(x, values)[0]
+        harmoniser = FeatureHarmoniser.fit(x, batches.values, names, batches.column, params.min_batch_rows)
+        x = harmoniser.apply(x, batches.values)[0]
     rad = fit_rad_score(x, y, names, params.screening, groups)
     clinical = ClinicalLogistic.fit(rows, y.tolist())
     models = RadiomicsModels(rad, clinical, booster=None)
@@ -107,33 +109,14 @@ def _fit_all(
     return models, trials
 
 
-def _with_unseen_batches(
-    models: RadiomicsModels, x: np.ndarray, names: list[str], split: np.ndarray, batches: list[Any] | None
-) -> RadiomicsModels:
-    """For scoring the rows outside training: a batch training never saw (an external centre's
-    scanner) is estimated from its own rows, as nightly scoring does for a run; the saved family
-    keeps the training estimates only. No outcome is read."""
-    if models.harmoniser is None or batches is None:
-        return models
-    outside = np.flatnonzero(split != TRAINING)
-    extended, _ = models.harmoniser.with_new_batches(
-        _columns(x, names, models.features)[outside], [batches[int(i)] for i in outside]
-    )
-    return replace(models, harmoniser=extended)
-
-
-def _values(batches: tuple[str, list[Any]] | None) -> list[Any] | None:
-    return batches[1] if batches is not None else None
-
-
 def _columns(x: np.ndarray, names: list[str], wanted: list[str]) -> np.ndarray:
     return x[:, [names.index(f) for f in wanted]] if wanted else np.zeros((x.shape[0], 0))
 
 
 def _predict(
-    models: RadiomicsModels, x: np.ndarray, rows: Sequence[Mapping], names: list[str], batches: Sequence[Any] | None
+    models: RadiomicsModels, x: np.ndarray, rows: Sequence[Mapping], names: list[str], batches: Batches | None
 ) -> dict[str, np.ndarray]:
-    return models.predict(_columns(x, names, models.features), rows, batches)
+    return models.predict(_columns(x, names, models.features), rows, batches.values if batches else None)
 
 
 def robust_features(
@@ -203,8 +186,8 @@ def fit_radiomics_models(
         )
     use = batches if params.harmonisation == "combat" else None
 
-    def batch_of(members: np.ndarray) -> tuple[str, list[Any]] | None:
-        return (use.column, [use.values[int(i)] for i in members]) if use is not None else None
+    def batch_of(members: np.ndarray) -> Batches | None:
+        return use.take(members) if use is not None else None
 
     train = np.flatnonzero(split == TRAINING)
     y = np.asarray(outcome, dtype=bool)
@@ -217,8 +200,14 @@ def fit_radiomics_models(
     models, trials = _fit_all(
         xr[train], y[train], [rows[int(i)] for i in train], robust, params, None, persons(train), batch_of(train)
     )
-    everyone = _values(batch_of(np.arange(len(rows))))
-    scores = _predict(_with_unseen_batches(models, xr, robust, split, everyone), xr, rows, robust, everyone)
+    # Rows outside training: a batch training never saw (an external centre's scanner) is estimated
+    # from its own rows, as nightly scoring does for a run; the saved family keeps the training
+    # estimates only. No outcome is read.
+    outside = np.flatnonzero(split != TRAINING)
+    scoring = (
+        models.for_rows(_columns(xr, robust, models.features)[outside], use.take(outside).values) if use else models
+    )
+    scores = _predict(scoring, xr, rows, robust, use)
     reference = np.flatnonzero(split == INTERNAL)
 
     def score_fold(
@@ -227,11 +216,9 @@ def fit_radiomics_models(
         fold_models, _ = _fit_all(
             xr[fit], y[fit], [rows[int(i)] for i in fit], robust, params, models.xgb_params, persons(fit), batch_of(fit)
         )
-        held_scores = _predict(fold_models, xr[held], [rows[int(i)] for i in held], robust, _values(batch_of(held)))
+        held_scores = _predict(fold_models, xr[held], [rows[int(i)] for i in held], robust, batch_of(held))
         ref_scores = (
-            _predict(fold_models, xr[ref], [rows[int(i)] for i in ref], robust, _values(batch_of(ref)))
-            if ref.size
-            else {}
+            _predict(fold_models, xr[ref], [rows[int(i)] for i in ref], robust, batch_of(ref)) if ref.size else {}
         )
         return held_scores, ref_scores
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,15 @@ class RadiomicsModels:
             "rad_score": self.rad_score.score(rad_features),
             "radiomics_clinical_xgb": probability,
         }
+
+    def for_rows(self, rad_features: np.ndarray, batches: Sequence[Any]) -> RadiomicsModels:
+        """The family as it scores these rows: a batch its harmoniser never saw is estimated from its
+        own rows when there are enough of them (``FeatureHarmoniser.with_new_batches``); this family
+        itself is not changed. Without a harmoniser, the family as it is."""
+        if self.harmoniser is None:
+            return self
+        extended, _ = self.harmoniser.with_new_batches(rad_features, batches)
+        return replace(self, harmoniser=extended)
 
     def feature_matrix(self, table: pa.Table) -> np.ndarray:
         """The family's features from a feature table (``sonorisk radiomics`` output), NaN for nulls.

@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sonorisk.contracts.schema import ROW_KEY, table_keys
+from sonorisk.radiomics.models import RadiomicsModels
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.risk.frozen import FrozenBundle
 
@@ -52,34 +52,28 @@ def score_new_rows(
     dl = pl.read_parquet(work / "dl.parquet")
     validated = pl.from_arrow(read_fields(subset))
     assert isinstance(validated, pl.DataFrame)
-    scores = frozen.score(validated, features, dl)
+    radiomics, batches = frozen.radiomics_for(validated, features)  # once: scoring and drift read the same
+    scores = frozen.score(validated, features, dl, radiomics)
     scores = scores.with_columns(pl.Series("score_note", _notes(scores, features, dl), dtype=pl.String))
     timings["fusion"] = time.perf_counter() - start
     # Only the columns drift reads: a full extraction has hundreds more.
     watched = set(frozen.drift_inputs)
     image_features = pl.from_arrow(features.select([c for c in features.column_names if c in watched]))
     assert isinstance(image_features, pl.DataFrame)
-    image_features = _as_the_models_read_them(image_features, features, scores, frozen)
+    image_features = _as_read(image_features, features, radiomics, batches)
     return scores, {"image feature": image_features, "clinical field": validated, "score": scores}
 
 
-def _as_the_models_read_them(
-    image_features: pl.DataFrame, features: pa.Table, scores: pl.DataFrame, frozen: FrozenBundle
+def _as_read(
+    image_features: pl.DataFrame, features: pa.Table, radiomics: RadiomicsModels, batches: list[str | None]
 ) -> pl.DataFrame:
     """The watched features the radiomics family harmonises, harmonised as it read them (drift is
     then judged on what the models saw); the others as extracted."""
-    harmoniser = frozen.radiomics.harmoniser
-    if harmoniser is None or "batch" not in scores.columns:
+    if radiomics.harmoniser is None:
         return image_features
-    batch_of = dict(zip(scores.select(list(ROW_KEY)).rows(), scores["batch"].to_list(), strict=True))
-    batches = [batch_of.get(key) for key in table_keys(features)]
-    matrix = frozen.radiomics.feature_matrix(features)
-    extended, _ = harmoniser.with_new_batches(matrix, batches)
-    harmonised = extended.apply(matrix, batches)[0]
+    harmonised = radiomics.harmoniser.apply(radiomics.feature_matrix(features), batches)[0]
     replaced = [
-        pl.Series(name, harmonised[:, j])
-        for j, name in enumerate(harmoniser.features)
-        if name in image_features.columns
+        pl.Series(name, harmonised[:, j]) for j, name in enumerate(radiomics.features) if name in image_features.columns
     ]
     return image_features.with_columns(replaced)
 
@@ -111,19 +105,10 @@ def harmonisation_record(frozen: FrozenBundle, scores: pl.DataFrame) -> dict[str
     harmoniser = frozen.radiomics.harmoniser
     if harmoniser is None or "batch" not in scores.columns:
         return None
+    counts = scores.group_by("batch").agg(rows=pl.len(), harmonised=pl.col("harmonised").sum())
     batches = {}
-    for batch in (
-        sorted({b for b in scores["batch"].to_list() if b is not None}) + [None] * scores["batch"].null_count()
-    ):
-        if batch is None and "(no batch)" in batches:
-            continue
-        rows = scores.filter(pl.col("batch").is_null() if batch is None else pl.col("batch") == batch)
-        done = int(rows["harmonised"].sum())
+    for batch, rows, done in counts.sort("batch", nulls_last=True).iter_rows():
         source = "training" if batch in harmoniser.estimates.gamma else ("this run" if done else None)
-        batches["(no batch)" if batch is None else batch] = {
-            "rows": rows.height,
-            "harmonised": done,
-            "estimates": source,
-        }
+        batches["(no batch)" if batch is None else batch] = {"rows": rows, "harmonised": int(done), "estimates": source}
     return {"method": "combat", "batch_column": harmoniser.batch_column, "min_batch_rows": harmoniser.min_batch_rows,
             "batches": batches}  # fmt: skip

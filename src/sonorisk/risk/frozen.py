@@ -27,7 +27,7 @@ from sonorisk.radiomics.plan import plan_settings
 from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_settings
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.drift import REFERENCE_FILE
-from sonorisk.risk.scores import frozen_scores, survival_risks, with_person_ids
+from sonorisk.risk.scores import feature_batches, frozen_scores, survival_risks, with_person_ids
 
 EXTRACTION_MODES = ("bundle", "full")
 SETTINGS_FILE = "settings/radiomics.yaml"
@@ -107,9 +107,26 @@ class FrozenBundle:
         planned = plan_settings(self.settings.params, read_features(self.bundle))
         return from_params(planned, source=f"{SETTINGS_FILE} narrowed to the features the bundle reads")
 
-    def score(self, validated: pl.DataFrame, features: pa.Table, dl_scores: pl.DataFrame) -> pl.DataFrame:
-        """Every model's score, the fused risk and group and the survival risks, one row per validated row."""
+    def radiomics_for(self, validated: pl.DataFrame, features: pa.Table) -> tuple[RadiomicsModels, list[str | None]]:
+        """The radiomics family as it scores these rows (unseen batches with enough rows estimated from
+        them), and each feature row's batch (none without harmonisation)."""
+        harmoniser = self.radiomics.harmoniser
+        if harmoniser is None:
+            return self.radiomics, []
+        batches = feature_batches(features, validated, harmoniser.batch_column)
+        return self.radiomics.for_rows(self.radiomics.feature_matrix(features), batches), batches
+
+    def score(
+        self,
+        validated: pl.DataFrame,
+        features: pa.Table,
+        dl_scores: pl.DataFrame,
+        radiomics: RadiomicsModels | None = None,
+    ) -> pl.DataFrame:
+        """Every model's score, the fused risk and group and the survival risks, one row per validated
+        row; ``radiomics`` is ``radiomics_for`` these rows (computed here when not given)."""
         outcome = self.label_columns[0] if self.label_columns else None
-        scores = frozen_scores(validated, features, dl_scores, self.radiomics, self.fusion, outcome)
+        radiomics = radiomics or self.radiomics_for(validated, features)[0]
+        scores = frozen_scores(validated, features, dl_scores, radiomics, self.fusion, outcome)
         scores = survival_risks(self.survival, scores, validated)
         return with_person_ids(scores, validated, self.study.get("person_column"))

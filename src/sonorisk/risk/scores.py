@@ -9,13 +9,11 @@ failed keeps null for that score and the fusion note says which training median 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from sonorisk.contracts.schema import CLINICAL_COLUMNS
+from sonorisk.contracts.schema import CLINICAL_COLUMNS, table_keys
 from sonorisk.fusion.model import FusionModel
 from sonorisk.fusion.score_table import KEY, clinical_rows, fused_table, score_columns
 from sonorisk.fusion.survival import SurvivalModel
@@ -32,8 +30,8 @@ def frozen_scores(
 ) -> pl.DataFrame:
     """One row per validated row: single-source scores, fusion risk and group, split = 'external';
     ``outcome`` is the study's outcome column where the cohort has it (null otherwise). Where the
-    radiomics family harmonises features, ``batch`` and ``harmonised`` say per row what was done: a
-    batch unseen in training is estimated from these rows once it has enough of them."""
+    radiomics family harmonises features (give it as it scores these rows: ``feature_batches`` and
+    ``RadiomicsModels.for_rows``), ``batch`` and ``harmonised`` say per row what was done."""
     harmoniser = radiomics.harmoniser
     batch_column = [harmoniser.batch_column] if harmoniser is not None else []
     wanted = (*KEY, "center", *([outcome_column] if outcome_column else []), *CLINICAL_COLUMNS, *batch_column)
@@ -52,8 +50,6 @@ def frozen_scores(
     if harmoniser is not None:
         column = harmoniser.batch_column
         batches = ordered[column].cast(pl.String).to_list() if column in ordered.columns else [None] * ordered.height
-        extended, _ = harmoniser.with_new_batches(radiomics.feature_matrix(ordered_features), batches)
-        radiomics = replace(radiomics, harmoniser=extended)  # this run's copy: the frozen family is not changed
     single = radiomics.predict_table(ordered_features, rows, batches or None)
     status = ordered_features.column("status").to_pylist() if "status" in features.column_names else None
     failed = np.array([s != "ok" for s in status]) if status is not None else np.zeros(ordered.height, bool)
@@ -61,10 +57,9 @@ def frozen_scores(
 
     outcome = ordered[outcome_column].cast(pl.Boolean) if outcome_column in ordered.columns else None
     if harmoniser is not None:
-        assert radiomics.harmoniser is not None
-        known = radiomics.harmoniser.known(batches)
         ordered = ordered.with_columns(
-            pl.Series("batch", batches, dtype=pl.String), pl.Series("harmonised", known, dtype=pl.Boolean)
+            pl.Series("batch", batches, dtype=pl.String),
+            pl.Series("harmonised", harmoniser.known(batches), dtype=pl.Boolean),
         )
     table = (
         ordered.drop("_feature_row")
@@ -96,6 +91,14 @@ def survival_risks(model: SurvivalModel | None, scores: pl.DataFrame, validated:
     return scores.with_columns(
         pl.Series(column, model.baseline.risk_at(log_hazard, months)) for column, months in SURVIVAL_RISKS.items()
     )
+
+
+def feature_batches(features: pa.Table, validated: pl.DataFrame, column: str) -> list[str | None]:
+    """Each feature row's batch (``column`` of its validated row; None where the cohort lacks it)."""
+    if column not in validated.columns:
+        return [None] * features.num_rows
+    batch_of = dict(zip(validated.select(KEY).rows(), validated[column].cast(pl.String).to_list(), strict=True))
+    return [batch_of.get(key) for key in table_keys(features)]
 
 
 def with_person_ids(scores: pl.DataFrame, validated: pl.DataFrame, person_column: str | None) -> pl.DataFrame:
