@@ -121,25 +121,12 @@ def test_the_family_saves_and_loads_its_estimates_and_reads_harmonised_features(
 
 
 def _family(study: dict[str, Any]) -> Any:
-    from sonorisk.modelling.xgb import XgbSearch
-    from sonorisk.radiomics.model_fit import Batches, ModelParams, RobustnessInputs, fit_radiomics_models
-    from sonorisk.radiomics.screening import ScreeningParams
+    from sonorisk.radiomics.model_fit import Batches, fit_radiomics_models
+    from tests.small_radiomics import perturbed_robustness, small_params
 
     x, names, split = study["x"], study["names"], study["split"]
-    training = np.flatnonzero(split == "training")
-    rng = np.random.default_rng(3)
-    robustness = RobustnessInputs(
-        reader2=np.zeros((0, len(names))),
-        reader2_rows=np.zeros(0, int),
-        perturbed=np.stack([x[training] + 0.01 * rng.normal(size=x[training].shape) for _ in range(3)], axis=1),
-        perturbed_rows=training,
-    )
-    params = ModelParams(
-        oof_folds=4,
-        screening=ScreeningParams(lasso_folds=3, lasso_cs=4),
-        xgb=XgbSearch(max_depth=(2,), n_estimators=(20,), learning_rate=(0.1,), min_child_weight=(1.0,), folds=3),
-        harmonisation="combat",
-    )
+    robustness = perturbed_robustness(x, np.flatnonzero(split == "training"), np.random.default_rng(3))
+    params = small_params(harmonisation="combat")
     rows = [{"age": 50} for _ in split]
     batches = Batches("scanner", study["scanner"])
     return fit_radiomics_models(x, names, robustness, rows, split, study["y"], study["persons"], params, batches).models

@@ -68,9 +68,8 @@ def _assert_whole(calls: list[dict[str, Any]], persons: set[str]) -> None:
 
 
 def test_radiomics_stage_folds_keep_persons_whole(recorded: list[dict[str, Any]]) -> None:
-    from sonorisk.modelling.xgb import XgbSearch
-    from sonorisk.radiomics.model_fit import ModelParams, RobustnessInputs, fit_radiomics_models
-    from sonorisk.radiomics.screening import ScreeningParams
+    from sonorisk.radiomics.model_fit import fit_radiomics_models
+    from tests.small_radiomics import perturbed_robustness, small_params
 
     persons, y = _persons(70, seed=1)
     n = len(persons)
@@ -80,18 +79,8 @@ def test_radiomics_stage_folds_keep_persons_whole(recorded: list[dict[str, Any]]
     x = np.array([base[p] + 0.1 * rng.normal(size=len(names)) for p in persons]) + y[:, None] * 0.8
     split = np.array(["training" if i < int(0.7 * n) else "internal_validation" for i in range(n)])
     split[[i for i, p in enumerate(persons) if p == persons[int(0.7 * n) - 1]]] = "training"  # keep its person whole
-    training = np.flatnonzero(split == "training")
-    robustness = RobustnessInputs(
-        reader2=np.zeros((0, len(names))),
-        reader2_rows=np.zeros(0, int),
-        perturbed=np.stack([x[training] + 0.01 * rng.normal(size=x[training].shape) for _ in range(3)], axis=1),
-        perturbed_rows=training,
-    )
-    params = ModelParams(
-        oof_folds=4,
-        screening=ScreeningParams(lasso_folds=3, lasso_cs=4),
-        xgb=XgbSearch(max_depth=(2,), n_estimators=(20,), learning_rate=(0.1,), min_child_weight=(1.0,), folds=3),
-    )
+    robustness = perturbed_robustness(x, np.flatnonzero(split == "training"), rng)
+    params = small_params()
     rows = [{"age": 50} for _ in range(n)]
     fit_radiomics_models(x, names, robustness, rows, split, y, persons, params)
     _assert_whole(recorded, set(persons))

@@ -37,14 +37,14 @@ def estimated_performance(rows: pa.Table, group_by: tuple[str, ...] = ("center",
             for value in sorted({v for v in values if v is not None}):
                 groups[f"{column}={value}"] = values == value
     risk = np.asarray(rows.column("risk").to_numpy(zero_copy_only=False), dtype=float)
+    scores = {c: np.array(rows.column(c).to_pylist(), dtype=float) for c in SCORES if c in rows.column_names}
     estimates = {}
     for name, members in groups.items():
         p = risk[members]
-        by_score = {}
-        for column in SCORES:
-            if column in rows.column_names:
-                score = np.array(rows.column(column).to_pylist(), dtype=float)[members]
-                by_score[column] = estimate_auc(p, score, np.random.default_rng(SEED)).as_dict()
+        by_score = {
+            column: estimate_auc(p, score[members], np.random.default_rng(SEED)).as_dict()
+            for column, score in scores.items()
+        }
         estimates[name] = {
             "rows": int(members.sum()),
             "expected_prevalence": round(float(p.mean()), 4) if len(p) else None,
