@@ -114,7 +114,7 @@ def score_cohort(
     run = _Run(f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", describe_target(), mode=mode)
     with writer_lock(out, run.run_id, wait=wait, log=log):  # from reading the partitions it reuses to its manifest
         run.scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0)  # after any wait for another run
-        work = out.absolute() / "_work" / run.run_id  # absolute: a cluster's workers run in other folders
+        work = out / "_work" / run.run_id
         work.mkdir(parents=True, exist_ok=True)
         try:
             summary, valid, quarantine = _validate(cohort, frozen, work, (run_date, progress), run.timings)
