@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test test-fast lint typecheck lock venv clean-outputs external-check audit
+.PHONY: demo test test-fast lint typecheck lock venv clean-outputs external-check audit fuzz
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ test: $(STAMP) lint typecheck
 ## make test-fast: the inner loop: unit tests, doctests and the quick integration tests (not `slow`)
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow" -q
+
+## make fuzz: the fuzz targets of the suite (decoders, IDs, contracts) with 20,000 examples each
+## (FUZZ_EXAMPLES to change it; `make test` runs 2,000), with hypothesis's statistics
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} $(BIN)/python -m pytest -q -p no:xdist tests/integration/test_fuzz_inputs.py \
+		--hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,11 +13,18 @@ realised AUC [DeLong CI] and the absolute difference. The issue's target: |estim
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
+
+from sonorisk.signing import demo_key_path
+
+# The bundles scored here are built on this machine by `dvc repro`: signed with its demo key unless
+# SONORISK_SIGNING_KEY named the study's, whose public key SONORISK_TRUSTED_KEYS then names.
+os.environ.setdefault("SONORISK_TRUSTED_KEYS", str(demo_key_path().with_suffix(".pub")))
 
 SPECS = {"A": "A", "B": "B", "C": "C", "D": "D", "mix": "A,B,C,D"}
 

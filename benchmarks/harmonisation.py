@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
+
+from sonorisk.signing import demo_key_path
+
+# The bundles scored here are built on this machine by `dvc repro`: signed with its demo key unless
+# SONORISK_SIGNING_KEY named the study's, whose public key SONORISK_TRUSTED_KEYS then names.
+os.environ.setdefault("SONORISK_TRUSTED_KEYS", str(demo_key_path().with_suffix(".pub")))
 
 
 def _sonorisk(*args: str) -> None:
@@ -82,7 +89,30 @@ def main() -> None:
             f"{name:>4} flagged without harmonisation: {len(flagged)} image features; below 0.25 with combat: "
             f"{len(fixed)} ({share:.0%}); PSI none -> combat: {worst}"
         )
+        lines.append(f"{name:>4} combat - none, paired DeLong: {_paired(args.work, name, truth)}")
     print("\n".join(lines))
+
+
+def _paired(work: Path, name: str, truth: pl.DataFrame) -> str:
+    """Per score column of the risk table: AUC with combat minus AUC with none on the same patients,
+    and the two-sided p of the paired DeLong test."""
+    from sonorisk.stats.delong import delong_test
+
+    outcome = truth.select("patient_id", "brain_metastasis")
+    read = {
+        kind: pl.concat([pl.read_parquet(p) for p in (work / kind / "risk").glob("cohort_id=*/risk.parquet")])
+        .join(outcome, on="patient_id")
+        .filter(pl.col("cohort_id").str.ends_with(name))
+        .sort("patient_id")
+        for kind in ("none", "combat")
+    }
+    y = read["none"]["brain_metastasis"].to_numpy()
+    parts = []
+    for column in ("rad_score", "radiomics_xgb_score", "risk"):
+        scores = {k: frame[column].fill_null(frame[column].mean()).to_numpy() for k, frame in read.items()}
+        diff, p = delong_test(y, scores["combat"], scores["none"])
+        parts.append(f"{column} {diff:+.3f} (p {p:.3f})")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

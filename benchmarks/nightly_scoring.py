@@ -27,6 +27,12 @@ import threading
 import time
 from pathlib import Path
 
+from sonorisk.signing import demo_key_path
+
+# The bundles scored here are built on this machine by `dvc repro`: signed with its demo key unless
+# SONORISK_SIGNING_KEY named the study's, whose public key SONORISK_TRUSTED_KEYS then names.
+os.environ.setdefault("SONORISK_TRUSTED_KEYS", str(demo_key_path().with_suffix(".pub")))
+
 STAGES = ("validate", "radiomics", "dl_score", "fusion", "write", "total")
 
 

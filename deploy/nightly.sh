@@ -10,7 +10,8 @@ night="${1:-$(date +%F)}"
 
 sonorisk ingest --images "exports/$night" --clinical "exports/$night/cases.csv" \
     --mapping mapping.yaml --out "incoming/$night.parquet" || exit $?
-sonorisk score --cohort "incoming/$night.parquet" --bundle bundle --risk risk --quiet --fail-on-drift
+sonorisk score --cohort "incoming/$night.parquet" --bundle bundle --risk risk --quiet --fail-on-drift \
+    --trusted-keys trusted-keys.pem
 status=$?
 case $status in
     0) ;;

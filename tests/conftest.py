@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from sonorisk.paths import SHARED_DATA_DIR
+from sonorisk.signing import DEMO_DIR_ENV, TRUSTED_KEYS_ENV, demo_key_path, ensure_key
 from sonorisk.synthetic.generator import SynthConfig, write_synthetic_cohort
 
 BUSBRA_DIR = SHARED_DATA_DIR / "busbra_sample"
+
+# Every bundle the tests build (`dvc repro` in throw-away projects inherits this environment) is signed
+# with one demo key of the test machine, kept out of the user's ~/.config, and every `sonorisk score`
+# trusts it: tests of signing itself set their own keys.
+TEST_KEYS = Path(tempfile.gettempdir()) / f"sonorisk-test-keys-{os.getuid()}"
+os.environ.setdefault(DEMO_DIR_ENV, str(TEST_KEYS))
+ensure_key(demo_key_path())
+os.environ.setdefault(TRUSTED_KEYS_ENV, str(demo_key_path().with_suffix(".pub")))
 # Scripts that write golden files with a reference implementation in its own environment: not tests.
 collect_ignore = ["golden/make_combat_golden.py"]
 

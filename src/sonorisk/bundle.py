@@ -44,6 +44,7 @@ from sonorisk.reproducibility import current_profile
 from sonorisk.study import Study
 
 MANIFEST = "manifest.json"
+SIGNATURE_FILE = "signature.json"  # signing.py: beside the manifest it signs, not listed in it
 FORMAT = 1
 
 
@@ -90,32 +91,38 @@ def write_bundle(out: Path, sources: Mapping[str, Path], extra: Mapping[str, Any
     return manifest
 
 
-def load_bundle(root: Path) -> Bundle:
-    """Read and verify a bundle; every file's hash must match the manifest, no file may be added."""
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
+def manifest_path(root: Path) -> Path:
+    """``root``'s manifest; BundleError naming where it looked when there is none."""
+    path = root / MANIFEST
+    if not path.is_file():
         where = "" if root.is_absolute() else f" (relative to {Path.cwd()})"
         raise BundleError(
             f"no bundle at {root}{where}: {MANIFEST} is missing (pass --bundle PATH, or build models/bundle "
             "with `dvc repro`)"
         )
+    return path
+
+
+def load_bundle(root: Path) -> Bundle:
+    """Read and verify a bundle; every file's hash must match the manifest, no file may be added."""
+    path_of_manifest = manifest_path(root)
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(path_of_manifest.read_text())
         files: dict[str, str] = manifest["files"]
     except (json.JSONDecodeError, KeyError, TypeError) as problem:
-        raise BundleError(f"bundle manifest {manifest_path} is unreadable: {problem}") from None
+        raise BundleError(f"bundle manifest {path_of_manifest} is unreadable: {problem}") from None
     for name in sorted(files):
         path = root / name
         if not path.is_file():
             raise BundleError(f"bundle file {name} is missing")
         if file_sha256(path) != files[name]:
             raise BundleError(f"bundle file {name} was changed: its SHA-256 is not the manifest's")
-    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE_FILE}
     extra = sorted(present - set(files))
     if extra:
         raise BundleError(f"bundle file {extra[0]} is not in the manifest")
     if manifest.get("bundle_sha256") != bundle_hash(files):
-        raise BundleError(f"bundle manifest {manifest_path} was changed: its bundle hash does not match its files")
+        raise BundleError(f"bundle manifest {path_of_manifest} was changed: its bundle hash does not match its files")
     return Bundle(root, manifest)
 
 

@@ -5,6 +5,7 @@ before writing anything."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -82,3 +83,62 @@ def test_an_unreachable_cluster_ends_the_run_at_once_with_exit_8(
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("sonorisk score: error: cannot reach the Ray cluster:") and str(port) in last, last
     assert not list(out.glob("cohort_id=*")) and not list(out.glob("_runs/*.json"))
+
+
+def test_signatures_refuse_a_rehashed_or_unsigned_bundle_and_a_rotated_key_verifies(
+    reproduced: tuple[Path, str], nightly_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write the bundle folder changes a model and recomputes every hash: the manifest
+    check alone accepts it, the signature does not. An unsigned bundle is refused too (scoring one
+    with --allow-unsigned: test_night_faults.py). After key rotation, a bundle signed with the new
+    key verifies against a trusted-keys file holding the old and the new public key."""
+    import hashlib
+
+    from sonorisk.bundle import bundle_hash, load_bundle
+    from sonorisk.cli import main
+
+    project, _ = reproduced
+    bundle = project / "models/bundle"
+    assert (bundle / "signature.json").is_file()  # the bundle stage signed it (the tests' demo key)
+    out = tmp_path / "risk"
+
+    def score(candidate: Path, *extra: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["score", "--cohort", str(nightly_cohort), "--bundle", str(candidate), "--out", str(out),
+                     "--quiet", *extra])  # fmt: skip
+        return code, capsys.readouterr().err.strip()
+
+    rehashed = tmp_path / "rehashed"
+    shutil.copytree(bundle, rehashed)
+    fusion = json.loads((rehashed / "fusion/fusion.json").read_text())
+    fusion["intercept"] += 2.0  # every patient's risk up
+    (rehashed / "fusion/fusion.json").write_text(json.dumps(fusion))
+    manifest = json.loads((rehashed / "manifest.json").read_text())
+    manifest["files"]["fusion/fusion.json"] = hashlib.sha256((rehashed / "fusion/fusion.json").read_bytes()).hexdigest()
+    manifest["bundle_sha256"] = bundle_hash(manifest["files"])
+    (rehashed / "manifest.json").write_text(json.dumps(manifest))
+    load_bundle(rehashed)  # the hashes alone: consistent again
+    code, refusal = score(rehashed)
+    assert code == 6 and "does not match manifest.json" in refusal and "\n" not in refusal, refusal
+    assert not out.exists()
+
+    unsigned = tmp_path / "unsigned"
+    shutil.copytree(bundle, unsigned)
+    (unsigned / "signature.json").unlink()
+    code, refusal = score(unsigned)
+    assert code == 6 and "is unsigned" in refusal and "\n" not in refusal, refusal
+    assert not out.exists()  # --allow-unsigned: test_night_faults.py scores this way
+
+    old_public = Path(os.environ["SONORISK_TRUSTED_KEYS"])
+    rotated = tmp_path / "rotated"
+    shutil.copytree(bundle, rotated)
+    assert main(["keys", "new", str(tmp_path / "keys" / "study-2027.pem")]) == 0
+    assert main(["bundle", "sign", str(rotated), "--key", str(tmp_path / "keys" / "study-2027.pem")]) == 0
+    both = tmp_path / "trusted.pem"
+    both.write_text(old_public.read_text() + (tmp_path / "keys" / "study-2027.pub").read_text())
+    capsys.readouterr()
+    assert main(["bundle", "verify", str(rotated), "--trusted-keys", str(both)]) == 0
+    assert "signed by trusted key" in capsys.readouterr().out
+    assert main(["bundle", "verify", str(bundle), "--trusted-keys", str(both)]) == 0  # the old key's bundles too
+    assert main(["bundle", "verify", str(rotated), "--trusted-keys", str(old_public)]) == 6
+    assert "not trusted" in capsys.readouterr().err

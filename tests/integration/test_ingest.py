@@ -155,6 +155,22 @@ def test_mapping_naming_a_missing_csv_column_is_a_clear_error(tmp_path: Path) ->
         ingest_folder(images, masks, table, mapping, tmp_path / "c.parquet", tmp_path / "r.json", 0.1)
 
 
+def test_extra_text_columns_are_copied_and_pass_validation_and_cohort_names_are_refused(tmp_path: Path) -> None:
+    """``csv.columns`` copies a column the contract does not know (the scanner) as text, blanks as
+    null; validation passes it through so ``study.batch_column`` can read it."""
+    images, masks, table = _folder(tmp_path)
+    table.write_text("image,hospital,Age,Device\nc1,H1,54,Logiq 5\nc2,H1,61, \nc3,H2,47,Aplio 300\n")
+    mapping = Mapping.from_dict({"csv": {"id": "image", "columns": {"device": "Device"}}})
+    ingest_folder(images, masks, table, mapping, tmp_path / "c.parquet", tmp_path / "r.json", 0.2)
+    assert pq.read_table(tmp_path / "c.parquet").column("device").to_pylist() == ["Logiq 5", None, "Aplio 300"]
+    summary = validate_cohort(tmp_path / "c.parquet", tmp_path / "v.parquet", tmp_path / "q.parquet", progress=False)
+    valid = pq.read_table(tmp_path / "v.parquet")
+    assert valid.num_rows == summary.rows_valid and "device" in valid.column_names
+    clash = Mapping.from_dict({"csv": {"id": "image", "columns": {"center": "hospital"}}})
+    with pytest.raises(ValueError, match="reuse cohort column names: center"):
+        ingest_folder(images, masks, table, clash, tmp_path / "d.parquet", tmp_path / "r.json", 0.2)
+
+
 @pytest.mark.shared_data
 def test_one_folder_with_unsafe_ids_is_mapped_or_refused_and_validates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

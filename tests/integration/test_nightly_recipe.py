@@ -8,6 +8,9 @@ bundle wrote equal those of the bundle scored in its project."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
+import os
 import re
 import shutil
 import subprocess
@@ -70,6 +73,64 @@ def export_night(rows: list[dict], folder: Path, person: dict[str, str]) -> None
             writer.writerow(values | {"PersonID": person.get(row["patient_id"], "")})
 
 
+def pseudonymised_export(root: Path, key: Path, out: Path, env: dict[str, str], *extra: str) -> None:
+    args = ["sonorisk", "export", "--risk", str(root), "--pseudonymise", str(key), "--out", str(out), *extra]
+    done = subprocess.run(args, env=command_env(env), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def check_exports(risk: pl.DataFrame, held: pl.DataFrame, keys: Path, tmp: Path, home: Path, env: dict) -> None:
+    """No source ID anywhere in an export; one pseudonym per patient across nights' exports under one
+    key, another under another key; the person with two images has one person pseudonym; the
+    quarantined patient's refused age is not in the export."""
+    pseudonymised_export(home / "risk", keys / "a", tmp / "export-a", env)
+    pseudonymised_export(home / "risk", keys / "b", tmp / "export-b", env, "--umask", "077")
+    source_ids = set(risk["patient_id"]) | set(held["patient_id"])
+    for folder in ("export-night-2", "export-a", "export-b"):
+        written = b"".join(p.read_bytes() for p in sorted((tmp / folder).iterdir()))
+        found = [i for i in source_ids if i.encode() in written]
+        assert not found, (folder, found)
+        for table in ("risk", "quarantine"):  # and as values: every ID column holds pseudonyms only
+            frame = pl.read_parquet(tmp / folder / f"{table}.parquet")
+            assert frame["patient_id"].str.starts_with("psn-").all(), (folder, table)
+
+    def hmac_of(key: Path) -> dict[str, str]:  # pseudonym -> source ID, by the standard library's HMAC
+        secret = bytes.fromhex(key.read_text().strip())
+        return {"psn-" + hmac.new(secret, i.encode(), hashlib.sha256).hexdigest()[:24]: i for i in source_ids}
+
+    by_a, by_b = hmac_of(keys / "a"), hmac_of(keys / "b")
+    a = pl.read_parquet(tmp / "export-a" / "risk.parquet")
+    earlier = pl.read_parquet(tmp / "export-night-2" / "risk.parquet")
+    b = pl.read_parquet(tmp / "export-b" / "risk.parquet")
+    assert {by_a[p] for p in a["patient_id"]} == set(risk["patient_id"])  # every patient, by its keyed hash
+    assert {by_b[p] for p in b["patient_id"]} == set(risk["patient_id"]) and not set(a["patient_id"]) & set(
+        b["patient_id"]
+    )
+    # The export after night 2 gave nights 1 and 2's patients the pseudonyms the export after night 3 gives.
+    night_1_2 = set(risk.filter(pl.col("cohort_id") != NIGHTS[2])["patient_id"])
+    assert {by_a[p] for p in earlier["patient_id"]} == night_1_2 and set(earlier["patient_id"]) <= set(a["patient_id"])
+    persons = a.group_by("person_id").len()
+    assert persons["len"].max() == 2 and persons.height == 10  # P-7's two images, one pseudonym
+    quarantined = pl.read_parquet(tmp / "export-a" / "quarantine.parquet")
+    assert quarantined.height == 1 and "age" not in quarantined.columns
+    assert [r["column"] for r in quarantined["quarantine_reasons"][0]] == ["age"]
+    assert "surgery_date" not in a.columns and "row_hash" not in a.columns and a["surgery_month"].null_count() == 0
+    for path in (tmp / "export-b").iterdir():  # --umask 077: owner only
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def check_modes(root: Path) -> None:
+    """Everything `sonorisk score` wrote: files 0640, folders 0750 (the default --umask 027 over this
+    process's 022)."""
+    assert os.umask(0o022) == 0o022  # what the scoring processes inherited (restored at once)
+    wrong = [
+        (str(p.relative_to(root.parent)), oct(p.stat().st_mode & 0o777))
+        for p in [root, *root.rglob("*")]
+        if p.stat().st_mode & 0o777 != (0o750 if p.is_dir() else 0o640)
+    ]
+    assert not wrong and len(list(root.rglob("*.parquet"))) >= 6, wrong
+
+
 def test_the_nightly_recipe_scores_three_nights_from_a_bundle_that_travelled_alone(
     reproduced: tuple[Path, str], nightly_cohort: Path, scored_root: ScoredRoot, tmp_path: Path
 ) -> None:
@@ -78,25 +139,34 @@ def test_the_nightly_recipe_scores_three_nights_from_a_bundle_that_travelled_alo
     shutil.copytree(project, repo, symlinks=True)
     home = tmp_path / "srv" / "sonorisk"  # the scoring machine's folder: nothing there yet
     env = {"SONORISK_REPO": str(repo), "DVC_REMOTE": str(tmp_path / "dvc-remote"), "SONORISK_HOME": str(home)}
+    # The study's public key: the tests' bundles are signed with the test machine's demo key.
+    env |= {"SONORISK_PUBLIC_KEY": os.environ["SONORISK_TRUSTED_KEYS"]}
 
     published = bash(recipe("publish"), env)
     assert published.returncode == 0, published.stderr
     installed = bash(recipe("install"), env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert sorted(p.name for p in home.iterdir()) == ["bundle", "mapping.yaml", "nightly.sh"]
+    assert sorted(p.name for p in home.iterdir()) == ["bundle", "mapping.yaml", "nightly.sh", "trusted-keys.pem"]
     assert "OK," in installed.stdout and "files verified" in installed.stdout
+    assert "signed by trusted key" in installed.stdout
     assert (home / "nightly.sh").read_text() == recipe("nightly.sh") == (PROJECT_ROOT / "deploy/nightly.sh").read_text()
 
     rows = pq.read_table(nightly_cohort).to_pylist()  # 12 patients of centre B, one with an impossible age
     nights = {night: rows[i * 4 : (i + 1) * 4] for i, night in enumerate(NIGHTS)}
     first = nights[NIGHTS[0]]
     two_images = {first[0]["patient_id"]: "P-7", first[1]["patient_id"]: "P-7"}  # one person, two images
+    keys = tmp_path / "analyst-keys"  # the pseudonymisation keys: outside the risk root and the exports
+    for name in ("a", "b"):
+        made = subprocess.run(["sonorisk", "keys", "new-pseudonym", str(keys / name)], env=command_env(env))
+        assert made.returncode == 0
     for night, delivered in nights.items():
         export_night(delivered, home / "exports" / night, two_images)
         done = subprocess.run(
             [str(home / "nightly.sh"), night], cwd=tmp_path, env=command_env(env), capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        if night == NIGHTS[1]:  # an analyst's export after two nights, to compare with one after three
+            pseudonymised_export(home / "risk", keys / "a", tmp_path / "export-night-2", env)
 
     # Every patient of every night: scored in its night's partition, or quarantined with its reason.
     risk = pl.read_parquet(home / "risk" / "cohort_id=*" / "risk.parquet", hive_partitioning=False)
@@ -111,6 +181,8 @@ def test_the_nightly_recipe_scores_three_nights_from_a_bundle_that_travelled_alo
     assert [persons[p] for p in two_images] == ["P-7", "P-7"]
     assert persons[first[2]["patient_id"]] == first[2]["patient_id"]  # no person id: one row, one person
     assert risk["surgery_date"].null_count() == 0
+    check_exports(risk, held, keys, tmp_path, home, env)
+    check_modes(home / "risk")
 
     # The travelling bundle scores the project's nightly file, from its own folder, with identical risks.
     shutil.copyfile(nightly_cohort, home / "incoming" / "nightly.parquet")

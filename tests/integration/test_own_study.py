@@ -81,9 +81,10 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     for language, body in _blocks(DOC.read_text()):
         if language == "bash":
             printed.append(_run(["bash", "-euo", "pipefail", "-c", body], root))
-        elif language == "yaml":  # the page's params.yaml sections replace the default study's
+        elif language == "yaml":  # the page's params.yaml keys replace the default study's, section by section
             params = yaml.safe_load((root / "params.yaml").read_text())
-            params.update(yaml.safe_load(body))
+            for section, values in yaml.safe_load(body).items():
+                params[section] = params.get(section, {}) | values
             (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root, "\n".join(printed)
 
@@ -94,6 +95,7 @@ def test_the_documented_steps_run_a_real_two_centre_study(study: tuple[Path, str
     for stage in ("validate@busbra-a", "validate@busbra-b", "split", "radiomics", "dl_train", "evaluate", "bundle"):
         assert f"Running stage '{stage}'" in printed
     assert "no second reader" in printed and "perturbed extractions" in printed
+    assert "manifest signed by key" in printed and "DEMO key" not in printed  # the study's own key
     assert re.search(r"dl_train fold 1/\d+ \w+: epoch 1/\d+, loss", printed)  # one progress line per epoch and fold
     split = json.loads((root / "reports/metrics/split.json").read_text())
     assert split["training"]["persons"] < split["training"]["images"]  # several images per person, counted apart
@@ -101,8 +103,18 @@ def test_the_documented_steps_run_a_real_two_centre_study(study: tuple[Path, str
     assert set(results) == {"training", "internal_validation", "external_B"}
     assert "clinical_only" not in results["external_B"]  # no clinical fields, no clinical model
     assert results["external_B"]["fusion_risk"]["auc"] > 0.5
-    screening = json.loads((root / "reports/radiomics/screening.json").read_text())["robustness"]
-    assert set(screening["screens"]) == {"perturbation"} and screening["robust"] >= 2
+    screening = json.loads((root / "reports/radiomics/screening.json").read_text())
+    robustness = screening["robustness"]
+    assert set(robustness["screens"]) == {"perturbation"} and robustness["robust"] >= 2
+    # Four scanners, harmonised by the device column the mapping copied: ComBat's estimates travel in
+    # the bundle, and the scanners' training rows sit closer together as the models read them.
+    combat = json.loads((root / "models/bundle/radiomics/combat.json").read_text())
+    assert combat["batch_column"] == "device" and len(combat["gamma"]) == 4
+    shift = screening["batches"]
+    assert shift["column"] == "device" and shift["harmonisation"] == "combat" and len(shift["batches"]) == 4
+    mean = {v: sum(b["mean_psi"][v] for b in shift["batches"].values()) / 4 for v in ("as_extracted", "harmonised")}
+    print(f"between-scanner PSI of the models' image features (mean of 4 scanners): {mean}")
+    assert mean["harmonised"] < mean["as_extracted"], mean
     report = (root / "reports/report.html").read_text()
     assert "malignancy" in report and "brain metastasis" not in report
     assert "No clinical model" in report and "persons" in report
@@ -153,6 +165,13 @@ def test_nightly_scoring_of_the_study_and_nothing_else_written(study: tuple[Path
     joined = risk.join(cases, on="patient_id")
     assert joined["person_id"].to_list() == joined["case_id"].to_list() and risk["person_id"].n_unique() < risk.height
     assert risk["surgery_date"].null_count() == risk.height
+    # Tonight's scanners are the training's: every row harmonised with the frozen estimates.
+    manifest = json.loads(next((root / "risk/_runs").glob("*.json")).read_text())
+    record = manifest["harmonisation"]
+    assert record["batch_column"] == "device" and len(record["batches"]) == 4, record
+    assert all(b["harmonised"] == b["rows"] and b["estimates"] == "training" for b in record["batches"].values()), (
+        record
+    )
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True, check=True
     ).stdout
@@ -171,7 +190,7 @@ def test_a_relabelled_row_of_the_study_is_the_same_row_to_score(study: tuple[Pat
     shutil.copytree(root / "risk", risk)
     printed = _run(
         [sys.executable, "-m", "sonorisk.cli", "score", "--cohort", str(relabelled), "--bundle", "models/bundle",
-         "--out", str(risk), "--no-progress"],
+         "--out", str(risk), "--no-progress", "--trusted-keys", "../keys/study-signing.pub"],
         root,
     )  # fmt: skip
     counts = re.search(r"(\d+) unchanged \(cached\), (\d+) to score", printed)

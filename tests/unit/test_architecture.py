@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
         "runtime",
         "reproducibility",
         "study",
+        "writable",
     },
     {"imaging"},
     {"contracts"},
@@ -34,7 +35,7 @@ LAYERS: list[set[str]] = [
     {"radiomics", "deep"},
     {"fusion"},
     {"evaluation"},
-    {"bundle", "bundle_job", "risk", "audit", "audit_values", "synthetic"},
+    {"bundle", "bundle_job", "signing", "pseudonym", "risk", "audit", "audit_values", "synthetic"},
     {"cli"},
 ]
 NEVER_EACH_OTHER = [("radiomics", "deep")]

@@ -52,7 +52,7 @@ def test_the_risk_root_has_one_name_in_every_command() -> None:
         for action in command._actions
         if action.help and "risk-table root" in action.help
     }
-    assert set(takes_root) == {"score", "runs", "query", "migrate-risk"}
+    assert set(takes_root) == {"score", "runs", "query", "migrate-risk", "export"}
     assert all("--risk" in options for options in takes_root.values()), takes_root
 
 

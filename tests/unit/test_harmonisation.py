@@ -39,16 +39,28 @@ def _study(n_persons: int = 60, seed: int = 1) -> dict[str, Any]:
 def test_every_fit_estimates_combat_from_its_own_training_rows_only(monkeypatch: pytest.MonkeyPatch) -> None:
     study = _study()
     x, split = study["x"], study["split"]
-    fits: list[np.ndarray] = []
-    original = harmonisation.fit_combat
+    fits: list[np.ndarray] = []  # the rows each normalising transform was fitted on
+    transforms: list[Any] = []
+    combat_fits: list[np.ndarray] = []  # the (transformed) rows each ComBat was fitted on
+    original_combat, original_transform = harmonisation.fit_combat, harmonisation.NormalisingTransform.fit
 
-    def recorder(values: np.ndarray, batch: Any, features: Any, **kwargs: Any) -> Any:
+    def record_combat(values: np.ndarray, batch: Any, features: Any, **kwargs: Any) -> Any:
+        combat_fits.append(np.array(values, copy=True))
+        return original_combat(values, batch, features, **kwargs)
+
+    def record_transform(values: np.ndarray, features: Any) -> Any:
         fits.append(np.array(values, copy=True))
-        return original(values, batch, features, **kwargs)
+        transforms.append(original_transform(values, features))
+        return transforms[-1]
 
-    monkeypatch.setattr(harmonisation, "fit_combat", recorder)
+    monkeypatch.setattr(harmonisation, "fit_combat", record_combat)
+    monkeypatch.setattr(harmonisation.NormalisingTransform, "fit", record_transform)
     models = _family(study)
     training = np.flatnonzero(split == "training")
+    # ComBat of each fit read exactly the rows its transform was fitted on, transformed.
+    assert len(combat_fits) == len(fits)
+    for raw, transform, combat_rows in zip(fits, transforms, combat_fits, strict=True):
+        np.testing.assert_array_equal(transform.forward(raw), combat_rows)
 
     # The recorded rows hold the robust features' values: each is found again in x.
     where = {tuple(row): i for i, row in enumerate(x[:, _columns_of(x, fits[0])])}

@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import errno
+
 OK = 0
 DEFECT = 1  # an unexpected error: a traceback, to be reported
 USAGE = 2  # a bad option, argument, setting or query (argparse uses 2 as well)
@@ -17,9 +19,12 @@ BUSY = 3  # another run holds the risk root's writer lock (--no-wait)
 REFUSED = 4  # the file lacks patients the partition holds (--mode refuse, the default)
 DATA = 5  # the cohort or an input file cannot be used (missing, unreadable, wrong schema, no rows, or
 # not what the study needs: a centre without valid rows, a training split with one outcome class)
-BUNDLE = 6  # the bundle is missing, changed, incomplete or not a bundle
+BUNDLE = 6  # the bundle is missing, changed, incomplete, not a bundle, unsigned or not signed by a trusted key
 DRIFT = 7  # --fail-on-drift and a model input drifted (the risks were written)
 CLUSTER = 8  # the Ray cluster named by RAY_ADDRESS cannot be reached
+OUTPUT = 9  # the output folder cannot be written: read-only, full, gone, not permitted
+
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 MEANINGS = {
     OK: "success (quarantined rows included: they are counted, never lost)",
@@ -29,9 +34,12 @@ MEANINGS = {
     REFUSED: "refused: the file lacks patients the risk table holds for its cohort id (see --mode)",
     DATA: "data: the cohort or an input file cannot be used (missing, unreadable, wrong schema, no rows, one "
     "outcome class)",
-    BUNDLE: "bundle: missing, changed, incomplete, or built for a newer risk-table contract",
+    BUNDLE: "bundle: missing, changed, incomplete, unsigned or signed by a key not trusted, or built for a newer "
+    "risk-table contract",
     DRIFT: "drift: a model input drifted and --fail-on-drift was given (the risks were written)",
     CLUSTER: "cluster: the Ray cluster in RAY_ADDRESS cannot be reached",
+    OUTPUT: "output: the risk root or output folder cannot be written (read-only, disk full, gone, not permitted); "
+    "what was there is left as it was",
 }
 
 
@@ -44,7 +52,12 @@ def exit_code(problem: BaseException) -> int:
     from sonorisk.reproducibility import ProfileError
     from sonorisk.risk.incremental import UndeliveredRowsError
     from sonorisk.risk.writer_lock import WriterBusyError
+    from sonorisk.writable import OutputError
 
+    if isinstance(problem, OutputError) or (
+        isinstance(problem, OSError) and (problem.errno in OUTPUT_ERRNOS or "No space left" in str(problem))
+    ):
+        return OUTPUT
     kinds: tuple[tuple[type[BaseException], int], ...] = (
         (BundleError, BUNDLE),
         (CohortError, DATA),
@@ -64,5 +77,5 @@ def exit_code(problem: BaseException) -> int:
 
 def epilog() -> str:
     """The table as ``--help`` shows it."""
-    names = ("success", "defect", "usage", "busy", "refused", "data", "bundle", "drift", "cluster")
+    names = ("success", "defect", "usage", "busy", "refused", "data", "bundle", "drift", "cluster", "output")
     return "Exit status: " + ", ".join(f"{code} {name}" for code, name in zip(MEANINGS, names, strict=True))

@@ -7,10 +7,15 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sonorisk import paths
 from sonorisk.cli import exit_codes
+from sonorisk.cli.permissions import add_umask, restricted_umask
 from sonorisk.cli.progress import add_quiet, show_progress
+
+if TYPE_CHECKING:
+    from sonorisk.signing import Trust
 
 RISK_ROOT_HELP = "risk-table root folder (one name in every command; --out is the same, kept for old scripts)"
 
@@ -29,7 +34,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             f"deliver are never dropped silently (--mode; exit {exit_codes.REFUSED} by default). The cohort is "
             "validated under the contracts the bundle carries: the bundle is all a scoring machine needs. "
             f"Exit 0 even with quarantined rows; {exit_codes.DATA} when the cohort is unusable (missing file, "
-            f"wrong schema), {exit_codes.BUNDLE} when the bundle is (missing, changed), each with one line. "
+            f"wrong schema), {exit_codes.BUNDLE} when the bundle is (missing, changed, unsigned, signed by a key "
+            "not trusted, or changed while the run read it), each with one line. "
             f"One run writes to a --risk root at a time: a second waits (or, with --no-wait, exits "
             f"{exit_codes.BUSY} naming the first); a killed run leaves no lock behind. "
             "Radiomics extracts only the features the bundle's "
@@ -79,11 +85,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="flag drift only when the run scored at least this many rows: on fewer, PSI measures sampling noise",
     )
     p.add_argument(
+        "--trusted-keys",
+        type=Path,
+        help="public keys the bundle's signature must verify against: a PEM file with one or more keys, or a "
+        "folder of *.pub files (default: $SONORISK_TRUSTED_KEYS). An unsigned or wrongly signed bundle is "
+        f"refused before any model is read (exit {exit_codes.BUNDLE})",
+    )
+    p.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="score with a bundle whose signature is missing or does not verify; the run manifest records it",
+    )
+    p.add_argument(
         "--fail-on-drift",
         action="store_true",
         help=f"exit {exit_codes.DRIFT} when a model input is flagged as drifted (the risks are written all the "
         "same): for schedulers that should page someone; default: name the drifted inputs on stderr, exit 0",
     )
+    add_umask(p)
     p.set_defaults(run=_run_score)
 
     r = sub.add_parser(
@@ -116,6 +135,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--followup",
         help="realise: the labels' follow-up column in months (default: the study's, where the file has it)",
     )
+    add_umask(r)
     r.set_defaults(run=_run_runs)
 
     q = sub.add_parser(
@@ -139,7 +159,34 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("--csv", type=Path, help="also write the whole result as CSV to this file")
     q.add_argument("--max-rows", type=int, default=40, help="rows the printed table shows")
+    q.add_argument(
+        "--pseudonymise",
+        metavar="KEYFILE",
+        type=Path,
+        help="read the tables as `sonorisk export` writes them: patient and person IDs replaced by keyed "
+        "pseudonyms (HMAC-SHA-256 under KEYFILE), surgery month for the date, no row hash, no quarantined value",
+    )
+    add_umask(q)
     q.set_defaults(run=_run_query)
+
+    e = sub.add_parser(
+        "export",
+        help="a pseudonymised copy of the risk tables for analysts",
+        description=(
+            "Write OUT/risk.parquet, OUT/quarantine.parquet and OUT/export.json from every partition under "
+            "--risk, with `patient_id` and `person_id` replaced by keyed pseudonyms (psn- and 24 hex digits of "
+            "HMAC-SHA-256 under KEYFILE): the same patient gets the same pseudonym on every night and in every "
+            "export under one key, another key gives others, and going back needs the key and the source IDs. "
+            "Left out: the row hash, the surgery date (its month is kept), and every clinical value and refused "
+            "value of quarantined rows (their rules are kept). Make a key once with `sonorisk keys "
+            "new-pseudonym KEYFILE`, kept outside the data."
+        ),
+    )
+    e.add_argument("--pseudonymise", metavar="KEYFILE", type=Path, required=True, help="the pseudonymisation key")
+    e.add_argument("--risk", type=Path, default=paths.RISK_ROOT, help=RISK_ROOT_HELP)
+    e.add_argument("--out", type=Path, required=True, help="the folder to write (created; files replaced)")
+    add_umask(e)
+    e.set_defaults(run=_run_export)
 
     m = sub.add_parser(
         "migrate-risk",
@@ -158,22 +205,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from sonorisk.risk.scoring import score_cohort
+    from sonorisk.signing import Trust
 
-    manifest = score_cohort(
-        args.cohort,
-        args.bundle,
-        args.risk,
-        args.run_date,
-        args.batch_size,
-        progress=show_progress(args),
-        wait=not args.no_wait,
-        extraction=args.extraction,
-        psi_threshold=args.psi_threshold,
-        drift_min_rows=args.drift_min_rows,
-        mode=args.mode,
-    )  # refusals (busy, would drop, bad cohort or bundle) end in main with their exit codes
+    with restricted_umask(args.umask):
+        manifest = _score(args, Trust.from_options(args.trusted_keys, args.allow_unsigned))
     counts = manifest["counts"]
+    signature = manifest["bundle_signature"] or {}
+    if not signature.get("verified"):
+        print(f"score: bundle NOT verified, scored with --allow-unsigned: {signature.get('why')}", file=sys.stderr)
     print(
         f"score: run {manifest['run_id']}: {counts['rows_in']} rows in = {counts['scored']} scored "
         f"({counts['cached']} unchanged, reused) + {counts['quarantined']} quarantined; "
@@ -191,13 +230,33 @@ def _run_score(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _score(args: argparse.Namespace, trust: Trust) -> dict[str, Any]:
+    from sonorisk.risk.scoring import score_cohort
+
+    return score_cohort(
+        args.cohort,
+        args.bundle,
+        args.risk,
+        args.run_date,
+        args.batch_size,
+        progress=show_progress(args),
+        wait=not args.no_wait,
+        extraction=args.extraction,
+        psi_threshold=args.psi_threshold,
+        drift_min_rows=args.drift_min_rows,
+        mode=args.mode,
+        trust=trust,
+    )  # refusals (busy, would drop, bad cohort or bundle) end in main with their exit codes
+
+
 def _run_runs(args: argparse.Namespace) -> int:
     from sonorisk.risk.drift import render_text
     from sonorisk.risk.run_tables import read_manifests, runs_frame
 
     manifests = read_manifests(args.risk)
     if args.action == "realise":
-        return _realise(args, manifests)
+        with restricted_umask(args.umask):
+            return _realise(args, manifests)
     if args.action == "list":
         if not manifests:
             print(f"no runs under {args.risk}")
@@ -264,9 +323,11 @@ def _latest_realised(root: Path) -> dict[str, float]:
 def _run_query(args: argparse.Namespace) -> int:
     import polars as pl
 
+    from sonorisk.pseudonym import Pseudonymiser
     from sonorisk.risk.query import run_query
 
-    result = run_query(args.sql, args.risk)
+    pseudonymiser = Pseudonymiser.from_file(args.pseudonymise) if args.pseudonymise else None
+    result = run_query(args.sql, args.risk, pseudonymiser)
     if args.format == "table":
         with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=40):
             print(result)
@@ -278,9 +339,22 @@ def _run_query(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         result.write_parquet(sys.stdout.buffer)
     if args.csv:
-        result.write_csv(args.csv)
+        with restricted_umask(args.umask):
+            result.write_csv(args.csv)
         print(f"wrote {args.csv}", file=sys.stderr)
     return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from sonorisk.risk.export import export_pseudonymised
+
+    with restricted_umask(args.umask):
+        summary = export_pseudonymised(args.risk, args.pseudonymise, args.out)
+    print(
+        f"export: {summary['rows']['risk']} risk rows and {summary['rows']['quarantine']} quarantined rows, "
+        f"pseudonymised (key fingerprint {summary['key_fingerprint']}), to {args.out}"
+    )
+    return exit_codes.OK
 
 
 def _run_migrate(args: argparse.Namespace) -> int:

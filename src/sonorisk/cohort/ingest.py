@@ -104,6 +104,8 @@ def _cohort_row(
         out[name] = True if value in outcome.positive else (False if value in outcome.negative else None)
         if out[name] is None:
             notes.append(f"{name}: CSV value {value!r} is neither positive nor negative; left null")
+    for name, column in mapping.columns.items():
+        out[name] = (row.get(column) or "").strip() or None
     out["source_notes"] = notes
     return out
 
@@ -149,6 +151,9 @@ def ingest_folder(
     unknown = sorted(set(mapping.fields) - set(field_types))
     if unknown:
         raise ValueError(f"mapping names fields the cohort table does not have: {', '.join(unknown)}")
+    taken = sorted(set(mapping.columns) & ({f.name for f in COHORT_SCHEMA} | set(mapping.outcomes)))
+    if taken:
+        raise ValueError(f"mapping csv.columns reuse cohort column names: {', '.join(taken)} (use csv.fields)")
     cohort = cohort_id or mapping.cohort_id or out_path.name.removesuffix(".parquet")
 
     one_folder = images_dir.resolve() == masks_dir.resolve()
@@ -178,6 +183,7 @@ def ingest_folder(
         mapping.spacing_column,
         *mapping.fields.values(),
         *(o.column for o in mapping.outcomes.values()),
+        *mapping.columns.values(),
     ]
     missing = sorted({c for c in needed if c and c not in header})
     if missing:
@@ -201,6 +207,8 @@ def ingest_folder(
     for name in mapping.outcomes:
         if name not in schema.names:
             schema = schema.append(pa.field(name, pa.bool_()))
+    for name in mapping.columns:
+        schema = schema.append(pa.field(name, pa.string()))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     keys_seen: set[str] = set()
     unreadable: list[str] = []

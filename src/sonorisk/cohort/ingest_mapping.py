@@ -50,6 +50,7 @@ class Mapping:
     fields: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)  # extra text columns: cohort name -> CSV column
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], mask_suffix: str | None = None) -> Mapping:
@@ -73,6 +74,7 @@ class Mapping:
             fields=dict(table.get("fields") or {}),
             values={k: {str(a): str(b) for a, b in v.items()} for k, v in (table.get("values") or {}).items()},
             outcomes={name: Outcome(**spec) for name, spec in (raw.get("outcomes") or {}).items()},
+            columns={str(k): str(v) for k, v in (table.get("columns") or {}).items()},
         )
 
     def _key(self, pattern: str, text: str) -> str | None:

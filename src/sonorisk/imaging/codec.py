@@ -73,10 +73,11 @@ def _open(data: bytes | None, what: str, max_side: int, max_pixels: int) -> Imag
         raise ImageError("present", f"{what} is empty")
     try:
         image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as exc:
-        raise ImageError("decodes", f"{what} is not a readable image ({exc})") from None
     except Image.DecompressionBombError as exc:
         raise ImageError("size_limit", f"{what}: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
+        # A header cut short or corrupted fails while Pillow parses it (found by fuzzing).
+        raise ImageError("decodes", f"{what} is not a readable image ({exc})") from None
     width, height = image.size
     if width * height > max_pixels or max(width, height) > max_side:
         raise ImageError(

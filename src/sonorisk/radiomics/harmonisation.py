@@ -28,31 +28,45 @@ import numpy as np
 
 from sonorisk.atomic_file import write_json
 from sonorisk.stats.combat import CombatError, CombatEstimates, add_batch, fit_combat, harmonise
+from sonorisk.stats.normalising import NormalisingTransform
 
 METHODS = ("none", "combat")
+TRANSFORMS = ("normalise", "none")
 HARMONISER_FILE = "combat.json"
 
 
 @dataclass(frozen=True)
 class FeatureHarmoniser:
-    estimates: CombatEstimates
+    estimates: CombatEstimates  # on the transformed scale where there is a transform
     batch_column: str
     min_batch_rows: int
+    transform: NormalisingTransform | None = None  # features transformed before ComBat, back after
 
     @classmethod
     def fit(
-        cls, x: np.ndarray, batches: Sequence[Any], names: Sequence[str], batch_column: str, min_batch_rows: int
+        cls,
+        x: np.ndarray,
+        batches: Sequence[Any],
+        names: Sequence[str],
+        batch_column: str,
+        min_batch_rows: int,
+        transform: str = "none",
     ) -> FeatureHarmoniser:
         """ComBat estimates from the complete rows of ``x`` (rows with a missing feature or batch are
-        left out of the estimate, not of the model).
+        left out of the estimate, not of the model); with ``transform: normalise`` each feature is
+        first put through the normalising transform fitted on the same rows.
 
         Raises:
             CombatError: a batch with fewer than two complete rows, a feature constant within them.
         """
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, not {transform!r}")
         labels = _labels(batches)
         complete = np.isfinite(x).all(axis=1) & np.array([b is not None for b in labels])
-        estimates = fit_combat(x[complete], [str(b) for b in np.asarray(labels, dtype=object)[complete]], list(names))
-        return cls(estimates, batch_column, min_batch_rows)
+        fitted = NormalisingTransform.fit(x[complete], names) if transform == "normalise" else None
+        rows = fitted.forward(x[complete]) if fitted is not None else x[complete]
+        estimates = fit_combat(rows, [str(b) for b in np.asarray(labels, dtype=object)[complete]], list(names))
+        return cls(estimates, batch_column, min_batch_rows, fitted)
 
     @property
     def features(self) -> list[str]:
@@ -70,7 +84,8 @@ class FeatureHarmoniser:
             self.estimates.reference,
             dict(self.estimates.rows),
         )
-        return replace(self, estimates=estimates)
+        transform = self.transform.narrowed(features) if self.transform is not None else None
+        return replace(self, estimates=estimates, transform=transform)
 
     def known(self, batches: Sequence[Any]) -> np.ndarray:
         """Per row, whether its batch has estimates (so ``apply`` harmonises it)."""
@@ -82,10 +97,13 @@ class FeatureHarmoniser:
         known = self.known(batches)
         out = np.array(x, dtype=float, copy=True)
         if known.any():
-            out[known] = harmonise(
-                out[known], [str(b) for b in np.asarray(labels, dtype=object)[known]], self.estimates
-            )
+            rows = self._forward(out[known])
+            rows = harmonise(rows, [str(b) for b in np.asarray(labels, dtype=object)[known]], self.estimates)
+            out[known] = self.transform.inverse(rows) if self.transform is not None else rows
         return out, known
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        return self.transform.forward(x) if self.transform is not None else x
 
     def with_new_batches(self, x: np.ndarray, batches: Sequence[Any]) -> tuple[FeatureHarmoniser, dict[str, Any]]:
         """These estimates plus every unseen batch of these rows that has ``min_batch_rows`` complete
@@ -103,7 +121,7 @@ class FeatureHarmoniser:
             usable = members & complete
             if usable.sum() >= max(self.min_batch_rows, 2):
                 try:
-                    extended = add_batch(extended, x[usable], batch)
+                    extended = add_batch(extended, self._forward(x[usable]), batch)
                 except CombatError as problem:
                     record[batch] = {"rows": int(members.sum()), "harmonised": False, "why": str(problem)}
                     continue
@@ -121,11 +139,23 @@ class FeatureHarmoniser:
         return replace(self, estimates=extended), record
 
     def to_dict(self) -> dict[str, Any]:
-        return {"batch_column": self.batch_column, "min_batch_rows": self.min_batch_rows} | self.estimates.to_dict()
+        transform = {"transform": self.transform.to_dict()} if self.transform is not None else {}
+        return (
+            {"batch_column": self.batch_column, "min_batch_rows": self.min_batch_rows}
+            | transform
+            | (self.estimates.to_dict())
+        )
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FeatureHarmoniser:
-        return cls(CombatEstimates.from_dict(raw), str(raw["batch_column"]), int(raw["min_batch_rows"]))
+        estimates = CombatEstimates.from_dict(raw)
+        transform = raw.get("transform")
+        return cls(
+            estimates,
+            str(raw["batch_column"]),
+            int(raw["min_batch_rows"]),
+            NormalisingTransform.from_dict(transform, estimates.features) if transform is not None else None,
+        )
 
     def save(self, folder: Path) -> Path:
         return write_json(folder / HARMONISER_FILE, self.to_dict(), sort_keys=False)

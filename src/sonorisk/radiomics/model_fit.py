@@ -22,7 +22,7 @@ from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_model import ClinicalLogistic
 from sonorisk.modelling.folds import stratified_folds
 from sonorisk.modelling.oof import auc_by_split, out_of_fold
-from sonorisk.radiomics.harmonisation import METHODS, FeatureHarmoniser
+from sonorisk.radiomics.harmonisation import METHODS, TRANSFORMS, FeatureHarmoniser
 from sonorisk.radiomics.models import MODEL_NAMES, SCALES, RadiomicsModels
 from sonorisk.radiomics.perturbation import perturbation_iccs
 from sonorisk.radiomics.robustness import feature_iccs
@@ -38,6 +38,7 @@ class ModelParams:
     seed: int = 0
     harmonisation: str = "none"  # or "combat": fitted with every model, on that model's rows only
     min_batch_rows: int = 20  # scoring: an unseen batch is estimated from a run once it has this many rows
+    combat_transform: str = "normalise"  # or "none": features put through stats/normalising.py around ComBat
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def _fit_all(
     harmonised first, by ComBat estimated from these rows alone."""
     harmoniser = None
     if batches is not None:
-        harmoniser = FeatureHarmoniser.fit(x, batches.values, names, batches.column, params.min_batch_rows)
+        harmoniser = FeatureHarmoniser.fit(
+            x, batches.values, names, batches.column, params.min_batch_rows, params.combat_transform
+        )
         x = harmoniser.apply(x, batches.values)[0]
     rad = fit_rad_score(x, y, names, params.screening, groups)
     clinical = ClinicalLogistic.fit(rows, y.tolist())
@@ -183,6 +186,10 @@ def fit_radiomics_models(
     if params.harmonisation == "combat" and batches is None:
         raise StudyError(
             "radiomics_model.harmonisation: combat needs study.batch_column (the scanner or centre column)"
+        )
+    if params.combat_transform not in TRANSFORMS:
+        raise StudyError(
+            f"radiomics_model.combat_transform must be one of {', '.join(TRANSFORMS)}, not {params.combat_transform!r}"
         )
     use = batches if params.harmonisation == "combat" else None
 

@@ -22,9 +22,10 @@ from sonorisk.atomic_file import write_json, write_parquet
 from sonorisk.cohort.split import TRAINING
 from sonorisk.contracts.schema import CLINICAL_COLUMNS, ROW_KEY, row_key
 from sonorisk.modelling.xgb import XgbGrid, XgbSearch
+from sonorisk.radiomics.batch_shift import between_batch_psi
 from sonorisk.radiomics.feature_table import META_COLUMNS
 from sonorisk.radiomics.model_fit import Batches, FittedModels, ModelParams, RobustnessInputs, fit_radiomics_models
-from sonorisk.radiomics.models import MODEL_NAMES
+from sonorisk.radiomics.models import MODEL_NAMES, RadiomicsModels
 from sonorisk.radiomics.screening import ScreeningParams
 
 Key = tuple[str, str]
@@ -63,6 +64,7 @@ class RadiomicsModelSection:
     seed: int = ModelParams.seed
     harmonisation: str = ModelParams.harmonisation
     min_batch_rows: int = ModelParams.min_batch_rows
+    combat_transform: str = ModelParams.combat_transform
 
     def model_params(self) -> ModelParams:
         return ModelParams(
@@ -73,6 +75,7 @@ class RadiomicsModelSection:
             seed=self.seed,
             harmonisation=self.harmonisation,
             min_batch_rows=self.min_batch_rows,
+            combat_transform=self.combat_transform,
         )
 
 
@@ -140,6 +143,8 @@ def run_radiomics_models(
     fitted = fit_radiomics_models(x, names, robustness, rows, split, outcome, groups, params, batches)
     fitted.models.save(outputs.models)
     report = screening_report(fitted, names, params)
+    if batches is not None:
+        report["batches"] = _batch_shift(x, names, split, batches, fitted.models, params.harmonisation)
     card = {  # what the bundle carries about how the radiomics features were chosen
         "robustness": report["robustness"],
         "robust_features": fitted.robust_features,
@@ -173,6 +178,18 @@ def run_radiomics_models(
     if not has_clinical:
         log("clinical_only: not reported (the study records no clinical field)")
     return fitted
+
+
+def _batch_shift(
+    x: np.ndarray, names: list[str], split: np.ndarray, batches: Batches, models: RadiomicsModels, harmonisation: str
+) -> dict[str, Any]:
+    """Between-batch PSI of the training rows on the features the models read, as extracted and as read."""
+    train = np.flatnonzero(split == TRAINING)
+    columns = x[train][:, [names.index(f) for f in models.features]]
+    labels = batches.take(train).values
+    harmonised = models.harmoniser.apply(columns, labels)[0] if models.harmoniser is not None else None
+    shift = between_batch_psi(columns, labels, models.features, harmonised)
+    return {"column": batches.column, "harmonisation": harmonisation} | shift
 
 
 def _median(values: dict[str, float]) -> float | None:

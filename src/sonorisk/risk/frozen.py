@@ -1,6 +1,7 @@
 """The frozen bundle as one object: opened once, every hash verified once, every piece loaded once.
 
-``FrozenBundle.open`` verifies the manifest (``bundle.py``) and loads the radiomics-stage models, the
+``FrozenBundle.open`` checks the signature against the keys a run trusts (``signing.py``) before it
+reads anything else, verifies the manifest (``bundle.py``) and loads the radiomics-stage models, the
 fusion model, the survival fusion (when the study had follow-up), the radiomics settings, the
 risk-table contract and the drift reference. A cohort is validated under the contracts the bundle
 carries (``contracts_dir``), so a bundle copied alone to another machine scores without the source
@@ -19,7 +20,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from sonorisk.bundle import Bundle, load_bundle, read_features
+from sonorisk.bundle import Bundle, BundleError, load_bundle, read_features
 from sonorisk.fusion.model import FusionModel
 from sonorisk.fusion.survival import SurvivalModel
 from sonorisk.radiomics.models import RadiomicsModels
@@ -28,6 +29,7 @@ from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_set
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.drift import REFERENCE_FILE
 from sonorisk.risk.scores import feature_batches, frozen_scores, survival_risks, with_person_ids
+from sonorisk.signing import Trust
 
 EXTRACTION_MODES = ("bundle", "full")
 SETTINGS_FILE = "settings/radiomics.yaml"
@@ -43,14 +45,16 @@ class FrozenBundle:
     settings: RadiomicsSettings  # as the bundle holds them (a full extraction)
     risk_contract: RiskTableContract
     drift_reference: dict[str, Any] | None  # None: a bundle from before bundles carried one
+    signature: dict[str, Any] | None = None  # what Trust.check found; None: not checked
 
     @classmethod
-    def open(cls, root: Path) -> FrozenBundle:
-        """Verify and load ``root``.
+    def open(cls, root: Path, trust: Trust | None = None) -> FrozenBundle:
+        """Verify and load ``root``; with ``trust``, its signature first.
 
         Raises:
-            BundleError: missing, changed or foreign files.
+            BundleError: unsigned or wrongly signed (SignatureError), missing, changed or foreign files.
         """
+        signature = trust.check(root) if trust is not None else None
         bundle = load_bundle(root)
         survival = bundle.path("survival") / "survival_fusion.json"
         reference = bundle.path(REFERENCE_FILE) if REFERENCE_FILE in bundle.manifest["files"] else None
@@ -62,7 +66,23 @@ class FrozenBundle:
             settings=load_settings(bundle.path(SETTINGS_FILE)),
             risk_contract=RiskTableContract.load(bundle.path("contracts/risk/risk_table.yaml")),
             drift_reference=json.loads(reference.read_text()) if reference else None,
+            signature=signature,
         )
+
+    def check_unchanged(self) -> None:
+        """Raise BundleError when the bundle on disk is no longer the one opened (a file or the
+        manifest changed since): a run checks this before it writes anything."""
+        try:
+            now = load_bundle(self.bundle.root)
+        except BundleError as problem:
+            raise BundleError(
+                f"bundle {self.bundle.root} changed during the run ({problem}); nothing written"
+            ) from None
+        if now.bundle_sha256 != self.sha256:
+            raise BundleError(
+                f"bundle {self.bundle.root} changed during the run (its manifest now names other files); "
+                "nothing written"
+            )
 
     @property
     def sha256(self) -> str:

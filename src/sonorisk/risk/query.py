@@ -21,15 +21,18 @@ from pathlib import Path
 
 import polars as pl
 
+from sonorisk.pseudonym import Pseudonymiser
+from sonorisk.risk.export import pseudonymised_quarantine, pseudonymised_risk
 from sonorisk.risk.incremental import HISTORY_DIR
 from sonorisk.risk.partition import PARTITION_FILE, QUARANTINE_DIR
 from sonorisk.risk.realised import read_history
 from sonorisk.risk.run_tables import drift_frame, read_manifests, runs_frame
 
 
-def run_query(sql: str, root: Path) -> pl.DataFrame:
+def run_query(sql: str, root: Path, pseudonymiser: Pseudonymiser | None = None) -> pl.DataFrame:
     """Run ``sql`` with ``risk``, ``quarantine``, ``runs``, ``drift`` and ``history`` registered (those
-    that exist); raises ValueError with one line on bad SQL, an unknown table or column, a failing cast."""
+    that exist); raises ValueError with one line on bad SQL, an unknown table or column, a failing cast.
+    With ``pseudonymiser``, the tables with patients read as ``export.py`` writes them."""
     if not root.is_dir():
         raise FileNotFoundError(f"no risk tables at {root}: run `sonorisk score` first")
     context = pl.SQLContext()
@@ -37,14 +40,19 @@ def run_query(sql: str, root: Path) -> pl.DataFrame:
     if not partitions:
         raise FileNotFoundError(f"no risk-table partitions under {root}")
     # A partition not yet migrated to the current contract reads with nulls in the newer columns.
-    context.register("risk", pl.scan_parquet(partitions, missing_columns="insert"))
+    risk = pl.scan_parquet(partitions, missing_columns="insert")
+    context.register("risk", pseudonymised_risk(risk, pseudonymiser) if pseudonymiser else risk)
     replaced = sorted((root / HISTORY_DIR).glob("cohort_id=*/*.parquet"))
     if replaced:  # partitions a `--mode replace` run replaced, one file per run (the run id is its name)
         frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem).alias("replaced_by_run")) for p in replaced]
-        context.register("history", pl.concat(frames, how="diagonal_relaxed"))
+        history = pl.concat(frames, how="diagonal_relaxed")
+        context.register("history", pseudonymised_risk(history, pseudonymiser) if pseudonymiser else history)
     held = sorted((root / QUARANTINE_DIR).glob("cohort_id=*/quarantine.parquet"))
     if held:
-        context.register("quarantine", pl.scan_parquet(held, missing_columns="insert"))
+        quarantine = pl.scan_parquet(held, missing_columns="insert")
+        context.register(
+            "quarantine", pseudonymised_quarantine(quarantine, pseudonymiser) if pseudonymiser else quarantine
+        )
     realised = read_history(root)
     if realised is not None:  # `sonorisk runs realise`: realised beside estimated, per run and group
         context.register("realised", realised.lazy())

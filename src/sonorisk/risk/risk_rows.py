@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from sonorisk.contracts.schema import ROW_KEY
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.partition import write_partition, write_quarantine
 from sonorisk.risk.scores import SURVIVAL_RISKS
+from sonorisk.writable import OutputError
 
 
 def risk_rows(
@@ -68,6 +70,13 @@ def write_partitions(
     for cohort_id in cohort_ids:
         part = combined.filter(pc.equal(combined.column("cohort_id"), cohort_id))
         part = part.sort_by([("patient_id", "ascending")])
-        partitions[cohort_id] = str(write_partition(contract.stamp(part), out, cohort_id))
-        write_quarantine(quarantine.filter(pc.equal(quarantine.column("cohort_id"), cohort_id)), out, cohort_id)
+        try:
+            partitions[cohort_id] = str(write_partition(contract.stamp(part), out, cohort_id))
+            write_quarantine(quarantine.filter(pc.equal(quarantine.column("cohort_id"), cohort_id)), out, cohort_id)
+        except OSError as problem:  # a full disk: each file is replaced whole or not at all (atomic_file.py)
+            raise OutputError(
+                problem.errno or errno.EIO,
+                f"could not write cohort {cohort_id}'s partition under {out} ({problem}); each file there is "
+                "as it was before this run",
+            ) from None
     return combined, partitions

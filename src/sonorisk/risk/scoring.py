@@ -51,6 +51,8 @@ from sonorisk.risk.risk_rows import risk_rows, write_partitions
 from sonorisk.risk.row_hash import hash_file_rows
 from sonorisk.risk.run_tables import write_run_tables
 from sonorisk.risk.writer_lock import writer_lock
+from sonorisk.signing import Trust
+from sonorisk.writable import ensure_writable
 
 
 @dataclass
@@ -90,6 +92,7 @@ def score_cohort(
     psi_threshold: float = DEFAULT_THRESHOLD,
     drift_min_rows: int = DEFAULT_MIN_ROWS,
     mode: str = "refuse",
+    trust: Trust | None = None,
 ) -> dict[str, Any]:
     """Score ``cohort`` into ``out``; returns the run manifest (also written to ``out/_runs/``).
 
@@ -102,12 +105,17 @@ def score_cohort(
     flagged once ``drift_min_rows`` rows were scored. With ``wait`` a run waits for the one writing to
     ``out``, else it raises ``WriterBusyError`` naming it.
 
+    ``trust``: the keys the bundle's signature must verify against (``signing.Trust``); None checks
+    no signature (callers inside the pipeline, which built the bundle themselves).
+
     Raises:
-        BundleError, CohortError, FileNotFoundError, WriterBusyError, UndeliveredRowsError: nothing is written.
+        BundleError (SignatureError too), CohortError, FileNotFoundError, WriterBusyError,
+            UndeliveredRowsError: nothing is written.
     """
     from sonorisk.runtime import describe_target
 
-    frozen = FrozenBundle.open(bundle_root)
+    ensure_writable(out)  # a read-only or vanished root is one line now, not after the night's work
+    frozen = FrozenBundle.open(bundle_root, trust)
     settings = frozen.extraction_settings(extraction)
     if not cohort.is_file():
         raise FileNotFoundError(f"{cohort} does not exist")
@@ -127,6 +135,7 @@ def score_cohort(
                 fresh = risk_rows(scores, plan.hashes, (frozen.version, frozen.sha256), frozen.risk_contract,
                                   frozen.fusion.thresholds, run.run_id, run.scored_at)  # fmt: skip
             start = time.perf_counter()
+            frozen.check_unchanged()  # a bundle swapped under a running night must not write its risks
             if mode == "replace":
                 archive_replaced(plan.reuse, out, run.run_id)
             pieces = [*plan.reuse.cached, *plan.kept, fresh]
@@ -190,6 +199,7 @@ def _run_manifest(
         "bundle": str(bundle_root),
         "bundle_sha256": frozen.sha256,
         "bundle_version": frozen.version,
+        "bundle_signature": frozen.signature,
         "study": frozen.study,
         "counts": counts,
         "partitions": partitions,

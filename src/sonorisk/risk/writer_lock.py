@@ -64,7 +64,7 @@ def writer_lock(
     """
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # narrowed by the umask, as every file
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -43,7 +43,7 @@ def _bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
 
 
-def reference_of(values: Sequence[Any]) -> dict[str, Any]:
+def reference_of(values: Sequence[Any], min_per_bin: int = MIN_PER_BIN) -> dict[str, Any]:
     """The reference distribution of ``values`` as plain JSON: its bins and their shares."""
     present = [v for v in values if not _is_missing(v)]
     n = len(values)
@@ -58,7 +58,7 @@ def reference_of(values: Sequence[Any]) -> dict[str, Any]:
             "n": n,
         }
     array = np.asarray(present, dtype=np.float64)
-    bins = max(2, min(MAX_BINS, len(array) // MIN_PER_BIN))
+    bins = max(2, min(MAX_BINS, len(array) // min_per_bin))
     edges = np.unique(np.quantile(array, np.linspace(0, 1, bins + 1)[1:-1]))
     shares = _bin_counts(edges, array) / n
     return {"kind": "bins", "edges": edges.tolist(), "shares": shares.tolist(), "missing": missing, "n": n}
