@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sonorisk.paths import PROJECT_ROOT
+from sonorisk.pseudonym import new_pseudonym_key
 from tests.integration.project import QUARANTINED_ROW, ScoredRoot, command_env
 
 pytestmark = [pytest.mark.dvc, pytest.mark.slow, pytest.mark.xdist_group("reduced_project")]
@@ -73,18 +74,18 @@ def export_night(rows: list[dict], folder: Path, person: dict[str, str]) -> None
             writer.writerow(values | {"PersonID": person.get(row["patient_id"], "")})
 
 
-def pseudonymised_export(root: Path, key: Path, out: Path, env: dict[str, str], *extra: str) -> None:
-    args = ["sonorisk", "export", "--risk", str(root), "--pseudonymise", str(key), "--out", str(out), *extra]
-    done = subprocess.run(args, env=command_env(env), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+def pseudonymised_export(root: Path, key: Path, out: Path, *extra: str) -> None:
+    from sonorisk.cli import main  # in this process: the export is under test, not the start-up
+
+    assert main(["export", "--risk", str(root), "--pseudonymise", str(key), "--out", str(out), *extra]) == 0
 
 
-def check_exports(risk: pl.DataFrame, held: pl.DataFrame, keys: Path, tmp: Path, home: Path, env: dict) -> None:
+def check_exports(risk: pl.DataFrame, held: pl.DataFrame, keys: Path, tmp: Path, home: Path) -> None:
     """No source ID anywhere in an export; one pseudonym per patient across nights' exports under one
     key, another under another key; the person with two images has one person pseudonym; the
     quarantined patient's refused age is not in the export."""
-    pseudonymised_export(home / "risk", keys / "a", tmp / "export-a", env)
-    pseudonymised_export(home / "risk", keys / "b", tmp / "export-b", env, "--umask", "077")
+    pseudonymised_export(home / "risk", keys / "a", tmp / "export-a")
+    pseudonymised_export(home / "risk", keys / "b", tmp / "export-b", "--umask", "077")
     source_ids = set(risk["patient_id"]) | set(held["patient_id"])
     for folder in ("export-night-2", "export-a", "export-b"):
         written = b"".join(p.read_bytes() for p in sorted((tmp / folder).iterdir()))
@@ -157,8 +158,7 @@ def test_the_nightly_recipe_scores_three_nights_from_a_bundle_that_travelled_alo
     two_images = {first[0]["patient_id"]: "P-7", first[1]["patient_id"]: "P-7"}  # one person, two images
     keys = tmp_path / "analyst-keys"  # the pseudonymisation keys: outside the risk root and the exports
     for name in ("a", "b"):
-        made = subprocess.run(["sonorisk", "keys", "new-pseudonym", str(keys / name)], env=command_env(env))
-        assert made.returncode == 0
+        new_pseudonym_key(keys / name)
     for night, delivered in nights.items():
         export_night(delivered, home / "exports" / night, two_images)
         done = subprocess.run(
@@ -166,7 +166,7 @@ def test_the_nightly_recipe_scores_three_nights_from_a_bundle_that_travelled_alo
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         if night == NIGHTS[1]:  # an analyst's export after two nights, to compare with one after three
-            pseudonymised_export(home / "risk", keys / "a", tmp_path / "export-night-2", env)
+            pseudonymised_export(home / "risk", keys / "a", tmp_path / "export-night-2")
 
     # Every patient of every night: scored in its night's partition, or quarantined with its reason.
     risk = pl.read_parquet(home / "risk" / "cohort_id=*" / "risk.parquet", hive_partitioning=False)
@@ -181,7 +181,7 @@ def test_the_nightly_recipe_scores_three_nights_from_a_bundle_that_travelled_alo
     assert [persons[p] for p in two_images] == ["P-7", "P-7"]
     assert persons[first[2]["patient_id"]] == first[2]["patient_id"]  # no person id: one row, one person
     assert risk["surgery_date"].null_count() == 0
-    check_exports(risk, held, keys, tmp_path, home, env)
+    check_exports(risk, held, keys, tmp_path, home)
     check_modes(home / "risk")
 
     # The travelling bundle scores the project's nightly file, from its own folder, with identical risks.

@@ -6,10 +6,12 @@ batch effect is closer to the shift and scale ComBat removes.
 
 ``fit`` chooses per feature, from the rows given (a training fold, never a held-out row):
 
-- ``box-cox`` for a feature positive on every row: ``(x**lam - 1) / lam`` (``log x`` at 0), ``lam`` by
-  maximum likelihood (``scipy.stats.boxcox_normmax``), rounded to 3 decimals so that the estimate
-  written to the bundle does not depend on the last bits of a CPU's arithmetic. A later value at or
-  below zero is read as half the smallest fitted value (``floor``);
+- ``box-cox`` for a feature positive on every row: ``(x**lam - 1) / lam`` (``log x`` at 0), ``lam`` in
+  [-2, 2] maximising Box and Cox's profile likelihood (a golden-section search over every feature at
+  once: scipy's ``boxcox_normmax`` one feature at a time took 6 s for a study's 760 features),
+  rounded to 3 decimals so that the estimate written to the bundle does not depend on the last bits
+  of a CPU's arithmetic. A later value at or below zero is read as half the smallest fitted value
+  (``floor``);
 - for a feature with zero or negative values, ``asinh((x - centre) / scale)`` (centre the median,
   scale the median absolute deviation) where the fitted rows are likelier normal on that scale than
   as they are (Box and Cox's profile likelihood, the Jacobian included), else ``none``.
@@ -33,13 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from scipy.special import boxcox, inv_boxcox
 
 KINDS = ("box-cox", "asinh", "none")
 _LAMBDA_DECIMALS = 3
 _LAMBDA_BOUNDS = (-2.0, 2.0)
 _ASINH_LIMIT = 700.0  # sinh overflows a float64 just above 710
+_GOLDEN_STEPS = 60  # the bracket of width 4 shrinks to 4 x 0.618**60, about 1e-12
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,15 @@ class NormalisingTransform:
         centre = np.median(x, axis=0) if len(x) else np.zeros(n)
         scale = np.median(np.abs(x - centre), axis=0) if len(x) else np.ones(n)
         scale[~(scale > 0)] = 1.0
+        varies = (np.ptp(x, axis=0) > 0) if len(x) >= 3 else np.zeros(n, dtype=bool)
+        positive = varies & (x > 0).all(axis=0)
+        if positive.any():
+            lam[positive] = np.round(_box_cox_lambdas(x[:, positive]), _LAMBDA_DECIMALS) + 0.0
+            floor[positive] = x[:, positive].min(axis=0) / 2.0
         for j in range(n):
-            column = x[:, j]
-            if len(column) < 3 or np.ptp(column) == 0:
-                continue
-            if (column > 0).all():
+            if positive[j]:
                 kinds[j] = "box-cox"
-                estimate = stats.boxcox_normmax(column, method="mle")
-                lam[j] = round(float(np.clip(estimate, *_LAMBDA_BOUNDS)), _LAMBDA_DECIMALS) + 0.0
-                floor[j] = column.min() / 2.0
-            elif _asinh_likelier(column, centre[j], scale[j]):
+            elif varies[j] and _asinh_likelier(x[:, j], centre[j], scale[j]):
                 kinds[j] = "asinh"
         return cls(list(features), kinds, lam, floor, centre, scale)
 
@@ -144,3 +145,32 @@ def _asinh_likelier(x: np.ndarray, centre: float, scale: float) -> bool:
     y = np.arcsinh(z)
     transformed = -len(x) / 2 * np.log(y.var()) - np.sum(np.log(scale * np.sqrt(1.0 + z**2)))
     return bool(transformed > -len(x) / 2 * np.log(x.var()))
+
+
+def _box_cox_lambdas(x: np.ndarray) -> np.ndarray:
+    """Per column of positive ``x``, the lambda in [-2, 2] maximising Box and Cox's (1964) profile
+    log likelihood ``(lam - 1) sum(log x) - n/2 log var(y_lam)``: a golden-section search, every
+    column at once (the likelihood is unimodal in lambda over the bracket)."""
+    logs = np.log(x)
+    total = logs.sum(axis=0)
+
+    def likelihood(lam: np.ndarray) -> np.ndarray:
+        near_zero = np.abs(lam) < 1e-12
+        safe = np.where(near_zero, 1.0, lam)
+        y = np.where(near_zero, logs, np.expm1(safe * logs) / safe)
+        with np.errstate(divide="ignore"):
+            return (lam - 1.0) * total - len(x) / 2.0 * np.log(y.var(axis=0))
+
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    low, high = np.full(x.shape[1], _LAMBDA_BOUNDS[0]), np.full(x.shape[1], _LAMBDA_BOUNDS[1])
+    inner_low, inner_high = high - ratio * (high - low), low + ratio * (high - low)
+    f_low, f_high = likelihood(inner_low), likelihood(inner_high)
+    for _ in range(_GOLDEN_STEPS):
+        left = f_low >= f_high  # the maximum lies in [low, inner_high]: drop the right end
+        high = np.where(left, inner_high, high)
+        low = np.where(left, low, inner_low)
+        new = np.where(left, high - ratio * (high - low), low + ratio * (high - low))
+        f_new = likelihood(new)
+        inner_low, inner_high = np.where(left, new, inner_high), np.where(left, inner_low, new)
+        f_low, f_high = np.where(left, f_new, f_high), np.where(left, f_low, f_new)
+    return (low + high) / 2.0
