@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from sonorisk.contracts.validate import validate_cohort
 from tests.integration.project import ScoredRoot, command_env, sonorisk
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reduced_project")]
@@ -69,10 +70,7 @@ def test_a_full_disk_while_the_partition_is_written_leaves_the_old_partition(
     project, _ = reproduced
     # What tonight's run writes before the partition: the validated rows and the quarantined ones.
     measured = tmp_path / "measured"
-    checked = sonorisk(["validate", "--cohort", str(nightly_cohort), "--valid", str(measured / "v.parquet"),
-                        "--quarantine", str(measured / "q.parquet"), "--summary", str(measured / "s.json"),
-                        "--quiet"], project)  # fmt: skip
-    assert checked.returncode == 0, checked.stderr
+    validate_cohort(nightly_cohort, measured / "v.parquet", measured / "q.parquet", progress=False)
     work = _pages((measured / "v.parquet").stat().st_size) + _pages((measured / "q.parquet").stat().st_size)
     with tmpfs(tmp_path / "disk", "size=4m") as disk:
         root = scored_root.copy_to(disk / "risk")
