@@ -1,6 +1,7 @@
-"""Nothing machine-specific in git (issue 25): a fresh clone must work on any machine, so git may not
-track a symbolic link that leaves the repository (the CI cache's `.venv` once was), a file that
-`.gitignore` ignores, or an absolute path of a build machine in a source or config file."""
+"""Nothing machine-specific or secret in git (issue 25): a fresh clone must work on any machine, so git
+may not track a symbolic link that leaves the repository (the CI cache's `.venv` once was), a file
+that `.gitignore` ignores, an absolute path of a build machine in a source or config file, or a
+private key (bundles are signed with a key kept outside the repository)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,25 @@ def machine_paths(root: Path, extra: tuple[str, ...] = ()) -> list[str]:
             if pattern.search(line):
                 problems.append(f"{name}:{number}: {line.strip()[:100]}")
     return problems
+
+
+def private_keys(root: Path) -> list[str]:
+    """Tracked files holding a PEM private key (a bundle signing key belongs outside the repository)."""
+    marker = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----")
+    return [name for name in _git(root, "ls-files", "-z") if (root / name).is_file() and not
+            (root / name).is_symlink() and marker.search((root / name).read_bytes())]  # fmt: skip
+
+
+def test_no_private_key_is_tracked() -> None:
+    assert private_keys(PROJECT_ROOT) == []
+
+
+def test_the_private_key_check_sees_a_committed_signing_key(repository: Path) -> None:
+    from sonorisk.signing import new_key_pair
+
+    new_key_pair(repository / "keys" / "study.pem")
+    subprocess.run(["git", "add", "-A"], cwd=repository, check=True)
+    assert private_keys(repository) == ["keys/study.pem"]  # the .pub beside it is no secret
 
 
 def test_no_tracked_link_leaves_the_repository() -> None:
