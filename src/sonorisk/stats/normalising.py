@@ -8,8 +8,9 @@ batch effect is closer to the shift and scale ComBat removes.
 
 - ``box-cox`` for a feature positive on every row: ``(x**lam - 1) / lam`` (``log x`` at 0), ``lam`` in
   [-2, 2] maximising Box and Cox's profile likelihood (a golden-section search over every feature at
-  once, not scipy's ``boxcox_normmax`` one feature at a time: docs/performance.md), rounded to 3 decimals so that the estimate written to the bundle does not depend on the last bits
-  of a CPU's arithmetic. A later value at or below zero is read as half the smallest fitted value
+  once, not scipy's ``boxcox_normmax`` one feature at a time: docs/performance.md), rounded to 3
+  decimals so that the estimate written to the bundle does not depend on the last bits of a CPU's
+  arithmetic. A later value at or below zero is read as half the smallest fitted value
   (``floor``);
 - for a feature with zero or negative values, ``asinh((x - centre) / scale)`` (centre the median,
   scale the median absolute deviation) where the fitted rows are likelier normal on that scale than
