@@ -5,7 +5,9 @@
     /tmp/nc/bin/python tests/golden/make_combat_golden.py
 
 Three batches of unequal size, location and scale over six features; ComBat without covariates,
-parametric empirical Bayes, once over all batches and once with batch "A" as the reference.
+parametric empirical Bayes, once over all batches and once with batch "A" as the reference. Then the
+same with two continuous covariates (tumour size, age) whose distributions differ between the
+batches and which move the features: neuroCombat's `continuous_cols`, their effect kept.
 """
 
 import json
@@ -29,6 +31,25 @@ for name, reference in (("all", None), ("reference_A", "A")):
     result = neuroCombat(dat=features.T, covars=covars, batch_col="batch", ref_batch=reference)
     estimates = result["estimates"]
     out[name] = {
+        "data": result["data"].T.tolist(),
+        "gamma_star": np.asarray(estimates["gamma.star"]).tolist(),
+        "delta_star": np.asarray(estimates["delta.star"]).tolist(),
+        "batches": [str(b) for b in estimates["batches"]],
+    }
+# Drawn after everything above, so the cases without covariates keep their numbers.
+size = np.array([{"A": 19.0, "B": 24.0, "C": 16.0}[b] for b in batch]) + rng.normal(0, 4, len(batch))
+age = rng.normal(54, 9, len(batch))
+# neuroCombat casts continuous covariates to float32: give it values float32 holds exactly.
+size, age = size.astype(np.float32).astype(float), age.astype(np.float32).astype(float)
+with_covariates = features + np.outer(size - 20, np.linspace(0.2, -0.3, 6)) + np.outer(age - 54, np.full(6, 0.05))
+covars = pd.DataFrame({"batch": batch, "size": size, "age": age})
+out["covariates"] = {"x": with_covariates.tolist(), "size": size.tolist(), "age": age.tolist()}
+for name, reference in (("all", None), ("reference_A", "A")):
+    result = neuroCombat(
+        dat=with_covariates.T, covars=covars, batch_col="batch", continuous_cols=["size", "age"], ref_batch=reference
+    )
+    estimates = result["estimates"]
+    out["covariates"][name] = {
         "data": result["data"].T.tolist(),
         "gamma_star": np.asarray(estimates["gamma.star"]).tolist(),
         "delta_star": np.asarray(estimates["delta.star"]).tolist(),

@@ -80,3 +80,56 @@ def test_rows_combat_cannot_use_are_refused_in_one_line() -> None:
     flat[:, 2] = 1.0
     with pytest.raises(CombatError, match="feature 'f2' does not vary"):
         fit_combat(flat, BATCH, NAMES)
+
+
+COVARIATES = GOLDEN["covariates"]
+
+
+@pytest.mark.parametrize(("case", "reference"), [("all", None), ("reference_A", "A")])
+def test_protected_covariates_match_neurocombats_continuous_cols(case: str, reference: str | None) -> None:
+    x = np.asarray(COVARIATES["x"])
+    covariates = np.column_stack([COVARIATES["size"], COVARIATES["age"]])
+    fitted = fit_combat(x, BATCH, NAMES, reference, covariates=covariates, covariate_names=["size", "age"])
+    out = harmonise(x, BATCH, fitted, covariates)
+    np.testing.assert_allclose(out, np.asarray(COVARIATES[case]["data"]), rtol=1e-9, atol=1e-9)
+    gamma, delta = np.asarray(COVARIATES[case]["gamma_star"]), np.asarray(COVARIATES[case]["delta_star"])
+    for row, batch in enumerate(sorted(set(BATCH))):  # neuroCombat numbers the levels in sorted order
+        if batch != reference:
+            np.testing.assert_allclose(fitted.gamma[batch], gamma[row], rtol=1e-9)
+            np.testing.assert_allclose(fitted.delta[batch], delta[row], rtol=1e-6)
+    restored = CombatEstimates.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    np.testing.assert_array_equal(harmonise(x, BATCH, restored, covariates), out)
+
+
+def test_a_new_centre_with_larger_tumours_keeps_the_size_effect_by_hand() -> None:
+    # One feature = 2 x size + noise +-1 (pattern + - - +, orthogonal to a linear size). Training:
+    # scanner "a", sizes 10..30. A new centre "b" has larger tumours (20..40) and a scanner offset of
+    # +5. Without covariates ComBat moves b's mean (65) onto a's (40), removing the 20 its larger
+    # tumours earned. With size protected: beta 2, grand mean 40, residual sd 1; b's location is 5
+    # and its variance 20/19 (divisor n - 1), so b ends at 2 x size + noise x sqrt(19/20), mean 60.
+    noise = np.tile([1.0, -1.0, -1.0, 1.0], 5)
+    size_a, size_b = np.linspace(10, 30, 20), np.linspace(20, 40, 20)
+    x_a, x_b = (2 * size_a + noise)[:, None], (2 * size_b + 5 + noise)[:, None]
+    plain = add_batch(fit_combat(x_a, ["a"] * 20, ["f"], empirical_bayes=False), x_b, "b", empirical_bayes=False)
+    assert harmonise(x_b, ["b"] * 20, plain).mean() == pytest.approx(40.0)
+    fitted = fit_combat(
+        x_a, ["a"] * 20, ["f"], empirical_bayes=False, covariates=size_a[:, None], covariate_names=["size"]
+    )
+    assert fitted.beta[0, 0] == pytest.approx(2.0) and fitted.covariate_mean[0] == pytest.approx(20.0)
+    assert fitted.grand_mean[0] == pytest.approx(40.0) and fitted.pooled_sd[0] == pytest.approx(1.0)
+    protected = add_batch(fitted, x_b, "b", empirical_bayes=False, covariates=size_b[:, None])
+    assert protected.gamma["b"][0] == pytest.approx(5.0) and protected.delta["b"][0] == pytest.approx(20 / 19)
+    out = harmonise(x_b, ["b"] * 20, protected, size_b[:, None]).ravel()
+    np.testing.assert_allclose(out, 2 * size_b + noise * np.sqrt(19 / 20))
+    # A missing covariate value counts as the fitting rows' mean (no protection, no failure).
+    assert fitted.standard_mean(np.array([[np.nan]]))[0, 0] == pytest.approx(40.0)
+    with pytest.raises(CombatError, match="protect covariates"):
+        add_batch(fitted, x_b, "b")
+    with pytest.raises(CombatError, match="confounded with the batches"):
+        fit_combat(
+            np.vstack([x_a, x_b]),
+            ["a"] * 20 + ["b"] * 20,
+            ["f"],
+            covariates=np.r_[np.zeros(20), np.ones(20)][:, None],
+            covariate_names=["centre_b"],
+        )

@@ -33,10 +33,15 @@ def _study(n_persons: int = 60, seed: int = 1) -> dict[str, Any]:
     shift = {"S1": 0.0, "S2": 2.0, "S3": -1.0}
     x = np.array([row * scale[s] + shift[s] for row, s in zip(x, scanner, strict=True)])
     split = np.where(internal, "internal_validation", "training")
-    return {"persons": persons, "y": y, "x": x, "names": names, "scanner": list(scanner), "split": split}
+    size_of = {p: float(rng.normal(20, 5)) for p in dict.fromkeys(persons)}  # a clinical field ComBat may protect
+    rows = [{"age": 50, "tumor_size_mm": size_of[p]} for p in persons]
+    return {"persons": persons, "y": y, "x": x, "names": names, "scanner": list(scanner), "split": split, "rows": rows}
 
 
-def test_every_fit_estimates_combat_from_its_own_training_rows_only(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("covariates", [(), ("tumor_size_mm",)])
+def test_every_fit_estimates_combat_from_its_own_training_rows_only(
+    monkeypatch: pytest.MonkeyPatch, covariates: tuple[str, ...]
+) -> None:
     study = _study()
     x, split = study["x"], study["split"]
     fits: list[np.ndarray] = []  # the rows each normalising transform was fitted on
@@ -44,8 +49,12 @@ def test_every_fit_estimates_combat_from_its_own_training_rows_only(monkeypatch:
     combat_fits: list[np.ndarray] = []  # the (transformed) rows each ComBat was fitted on
     original_combat, original_transform = harmonisation.fit_combat, harmonisation.NormalisingTransform.fit
 
+    covariate_fits: list[np.ndarray] = []  # the covariates each ComBat read, where it protects some
+
     def record_combat(values: np.ndarray, batch: Any, features: Any, **kwargs: Any) -> Any:
         combat_fits.append(np.array(values, copy=True))
+        if kwargs.get("covariate_names"):
+            covariate_fits.append(np.array(kwargs["covariates"], copy=True))
         return original_combat(values, batch, features, **kwargs)
 
     def record_transform(values: np.ndarray, features: Any) -> Any:
@@ -55,7 +64,7 @@ def test_every_fit_estimates_combat_from_its_own_training_rows_only(monkeypatch:
 
     monkeypatch.setattr(harmonisation, "fit_combat", record_combat)
     monkeypatch.setattr(harmonisation.NormalisingTransform, "fit", record_transform)
-    models = _family(study)
+    models = _family(study, covariates)
     training = np.flatnonzero(split == "training")
     # ComBat of each fit read exactly the rows its transform was fitted on, transformed.
     assert len(combat_fits) == len(fits)
@@ -76,6 +85,10 @@ def test_every_fit_estimates_combat_from_its_own_training_rows_only(monkeypatch:
         assert not {persons[i] for i in part} & {persons[i] for i in fold}
     assert models.harmoniser is not None and models.harmoniser.features == models.features
     assert sorted(models.harmoniser.estimates.gamma) == ["S1", "S2"]  # S3 never joins the saved family
+    if covariates:  # the protected sizes each ComBat read are those of its own training rows
+        sizes = [{study["rows"][i]["tumor_size_mm"] for i in rows} for rows in fitted_rows]
+        assert [set(c[:, 0].tolist()) for c in covariate_fits] == sizes
+        assert models.harmoniser.estimates.covariates == ["tumor_size_mm"]
 
 
 def _columns_of(x: np.ndarray, recorded: np.ndarray) -> list[int]:
@@ -132,14 +145,14 @@ def test_the_family_saves_and_loads_its_estimates_and_reads_harmonised_features(
         RadiomicsModels.load(tmp_path / "models")
 
 
-def _family(study: dict[str, Any]) -> Any:
+def _family(study: dict[str, Any], covariates: tuple[str, ...] = ()) -> Any:
     from sonorisk.radiomics.model_fit import Batches, fit_radiomics_models
     from tests.small_radiomics import perturbed_robustness, small_params
 
     x, names, split = study["x"], study["names"], study["split"]
     robustness = perturbed_robustness(x, np.flatnonzero(split == "training"), np.random.default_rng(3))
-    params = small_params(harmonisation="combat")
-    rows = [{"age": 50} for _ in split]
+    params = small_params(harmonisation="combat", combat_covariates=covariates)
+    rows = study["rows"]
     batches = Batches("scanner", study["scanner"])
     return fit_radiomics_models(x, names, robustness, rows, split, study["y"], study["persons"], params, batches).models
 
@@ -189,3 +202,84 @@ def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_say
     np.testing.assert_allclose(scores["rad_score"].to_numpy(), expected, rtol=1e-12)
     unharmonised = models.rad_score.score(columns[-n_few:])
     np.testing.assert_allclose(scores["rad_score"].to_numpy()[-n_few:], unharmonised, rtol=1e-12)
+
+
+def test_a_protected_covariate_keeps_a_new_scanners_larger_tumours() -> None:
+    """One feature = 0.3 x tumour size + noise. Training scanner S1: sizes about 20 mm. A new scanner
+    S9 reads 2 units higher and its centre has larger tumours (about 26 mm). Harmonised without
+    covariates, S9's mean lands on S1's (0.3 x 20 = 6): the 1.8 its tumours earned is gone. With the
+    size protected, only the scanner's 2 goes: the mean stays near 0.3 x 26 = 7.8."""
+    rng = np.random.default_rng(12)
+    size_1, size_9 = rng.normal(20, 4, 400), rng.normal(26, 4, 400)
+    x_1 = (0.3 * size_1 + rng.normal(0, 1, 400))[:, None]
+    x_9 = (0.3 * size_9 + 2 + rng.normal(0, 1, 400))[:, None]
+    rows_1 = [{"tumor_size_mm": v} for v in size_1]
+    rows_9 = [{"tumor_size_mm": v} for v in size_9]
+    means = {}
+    for covariates in ((), ("tumor_size_mm",)):
+        fitted = FeatureHarmoniser.fit(x_1, ["S1"] * 400, ["f"], "scanner", 20, covariates=covariates, rows=rows_1)
+        extended, record = fitted.with_new_batches(x_9, ["S9"] * 400, rows_9)
+        assert record["S9"]["harmonised"]
+        means[covariates] = float(extended.apply(x_9, ["S9"] * 400, rows_9)[0].mean())
+    # Exactly (the new batch's location comes from these very rows): the training mean, plus with
+    # protection the size difference times the training rows' least-squares slope.
+    slope = np.polyfit(size_1, x_1[:, 0], 1)[0]
+    assert slope == pytest.approx(0.3, abs=0.05)
+    assert means[()] == pytest.approx(x_1.mean(), rel=1e-9)
+    assert means[("tumor_size_mm",)] == pytest.approx(x_1.mean() + slope * (size_9.mean() - size_1.mean()), rel=1e-9)
+    # A row without the field counts as the training mean; a field holding text is refused.
+    fitted = FeatureHarmoniser.fit(x_1, ["S1"] * 400, ["f"], "scanner", 20, covariates=["tumor_size_mm"], rows=rows_1)
+    missing, _ = fitted.apply(x_1[:2], ["S1", "S1"], [{}, {"tumor_size_mm": None}])
+    mean_row, _ = fitted.apply(x_1[:2], ["S1", "S1"], [{"tumor_size_mm": float(size_1.mean())}] * 2)
+    np.testing.assert_allclose(missing, mean_row, rtol=1e-12)
+    with pytest.raises(harmonisation.CombatError, match="numeric fields only"):
+        fitted.apply(x_1[:1], ["S1"], [{"tumor_size_mm": "large"}])
+
+
+def test_frozen_scoring_reads_the_protected_covariates_of_each_row(tmp_path: Path) -> None:
+    """Nightly scoring's path with a family that protects tumour size: the unseen scanner's rows are
+    harmonised with their own sizes (the Rad Score is the family's on features harmonised with those
+    rows' clinical fields, not with the training mean)."""
+    import polars as pl
+    import pyarrow as pa
+
+    from sonorisk.fusion.fit import FusionParams, fit_fusion
+    from sonorisk.risk.scores import feature_batches, feature_rows, frozen_scores
+
+    study = _study()
+    models = _family(study, ("tumor_size_mm",))
+    rng = np.random.default_rng(9)
+    n = 40
+    night = study["x"][:n] * 0.6 - 1.5
+    sizes = rng.normal(30, 5, n)
+    ids = [f"N-{i:03d}" for i in range(n)]
+    validated = pl.DataFrame(
+        {
+            "cohort_id": ["tonight"] * n,
+            "patient_id": ids,
+            "center": ["B"] * n,
+            "scanner": ["S9"] * n,
+            "age": [50] * n,
+            "tumor_size_mm": sizes,
+        }
+    )
+    features = pa.table(
+        {"cohort_id": ["tonight"] * n, "patient_id": ids, "status": ["ok"] * n}
+        | {name: night[:, j] for j, name in enumerate(study["names"])}
+    )
+    dl = pl.DataFrame({"cohort_id": ["tonight"] * n, "patient_id": ids, "dl_score": rng.uniform(0.1, 0.9, n)})
+    train = rng.normal(size=200)
+    outcome = rng.random(200) < 1 / (1 + np.exp(-train))
+    fusion = fit_fusion(
+        [{"age": 50}] * 200, {"rad_score": train, "dl_score": rng.uniform(0.1, 0.9, 200)}, outcome, FusionParams()
+    ).model
+    rows = feature_rows(features, validated)
+    assert [r["tumor_size_mm"] for r in rows] == sizes.tolist()
+    family = models.for_rows(models.feature_matrix(features), feature_batches(features, validated, "scanner"), rows)
+    scores = frozen_scores(validated, features, dl, family, fusion, None)
+    columns = night[:, [study["names"].index(f) for f in models.features]]
+    extended, _ = models.harmoniser.with_new_batches(columns, ["S9"] * n, rows)
+    expected = models.rad_score.score(extended.apply(columns, ["S9"] * n, rows)[0])
+    np.testing.assert_allclose(scores["rad_score"].to_numpy(), expected, rtol=1e-12)
+    without = models.rad_score.score(extended.apply(columns, ["S9"] * n, [{}] * n)[0])
+    assert not np.allclose(scores["rad_score"].to_numpy(), without)

@@ -11,12 +11,13 @@ scores on the final model's scale (``modelling/oof.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from sonorisk.cohort.split import EXTERNAL, INTERNAL, TRAINING
+from sonorisk.contracts.schema import CLINICAL_COLUMNS
 from sonorisk.gates import StudyError
 from sonorisk.modelling import xgb
 from sonorisk.modelling.clinical_model import ClinicalLogistic
@@ -39,6 +40,7 @@ class ModelParams:
     harmonisation: str = "none"  # or "combat": fitted with every model, on that model's rows only
     min_batch_rows: int = 20  # scoring: an unseen batch is estimated from a run once it has this many rows
     combat_transform: str = "normalise"  # or "none": features put through stats/normalising.py around ComBat
+    combat_covariates: tuple[str, ...] = ()  # clinical fields whose effect on the features ComBat keeps
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,16 @@ def _fit_all(
     harmoniser = None
     if batches is not None:
         harmoniser = FeatureHarmoniser.fit(
-            x, batches.values, names, batches.column, params.min_batch_rows, params.combat_transform
+            x,
+            batches.values,
+            names,
+            batches.column,
+            params.min_batch_rows,
+            params.combat_transform,
+            params.combat_covariates,
+            rows,
         )
-        x = harmoniser.apply(x, batches.values)[0]
+        x = harmoniser.apply(x, batches.values, rows)[0]
     rad = fit_rad_score(x, y, names, params.screening, groups)
     clinical = ClinicalLogistic.fit(rows, y.tolist())
     models = RadiomicsModels(rad, clinical, booster=None)
@@ -191,6 +200,18 @@ def fit_radiomics_models(
         raise StudyError(
             f"radiomics_model.combat_transform must be one of {', '.join(TRANSFORMS)}, not {params.combat_transform!r}"
         )
+    unknown = [c for c in params.combat_covariates if c not in CLINICAL_COLUMNS]
+    if unknown:
+        raise StudyError(
+            f"radiomics_model.combat_covariates names {unknown[0]!r}, not a clinical field "
+            f"({', '.join(CLINICAL_COLUMNS)})"
+        )
+    # A covariate no row records (a cohort without clinical fields) cannot be protected: left out,
+    # and the screening report says which were.
+    params = replace(
+        params,
+        combat_covariates=tuple(c for c in params.combat_covariates if any(row.get(c) is not None for row in rows)),
+    )
     use = batches if params.harmonisation == "combat" else None
 
     def batch_of(members: np.ndarray) -> Batches | None:
@@ -212,7 +233,13 @@ def fit_radiomics_models(
     # estimates only. No outcome is read.
     outside = np.flatnonzero(split != TRAINING)
     scoring = (
-        models.for_rows(_columns(xr, robust, models.features)[outside], use.take(outside).values) if use else models
+        models.for_rows(
+            _columns(xr, robust, models.features)[outside],
+            use.take(outside).values,
+            [rows[int(i)] for i in outside],
+        )
+        if use
+        else models
     )
     scores = _predict(scoring, xr, rows, robust, use)
     reference = np.flatnonzero(split == INTERNAL)

@@ -65,6 +65,7 @@ class RadiomicsModelSection:
     harmonisation: str = ModelParams.harmonisation
     min_batch_rows: int = ModelParams.min_batch_rows
     combat_transform: str = ModelParams.combat_transform
+    combat_covariates: tuple[str, ...] = ModelParams.combat_covariates
 
     def model_params(self) -> ModelParams:
         return ModelParams(
@@ -76,6 +77,7 @@ class RadiomicsModelSection:
             harmonisation=self.harmonisation,
             min_batch_rows=self.min_batch_rows,
             combat_transform=self.combat_transform,
+            combat_covariates=self.combat_covariates,
         )
 
 
@@ -144,7 +146,7 @@ def run_radiomics_models(
     fitted.models.save(outputs.models)
     report = screening_report(fitted, names, params)
     if batches is not None:
-        report["batches"] = _batch_shift(x, names, split, batches, fitted.models, params.harmonisation)
+        report["batches"] = _batch_shift(x, names, split, batches, fitted.models, params.harmonisation, rows)
     card = {  # what the bundle carries about how the radiomics features were chosen
         "robustness": report["robustness"],
         "robust_features": fitted.robust_features,
@@ -181,15 +183,24 @@ def run_radiomics_models(
 
 
 def _batch_shift(
-    x: np.ndarray, names: list[str], split: np.ndarray, batches: Batches, models: RadiomicsModels, harmonisation: str
+    x: np.ndarray,
+    names: list[str],
+    split: np.ndarray,
+    batches: Batches,
+    models: RadiomicsModels,
+    harmonisation: str,
+    rows: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Between-batch PSI of the training rows on the features the models read, as extracted and as read."""
+    """Between-batch PSI of the training rows on the features the models read, as extracted and as
+    read; and which clinical fields ComBat protected."""
     train = np.flatnonzero(split == TRAINING)
     columns = x[train][:, [names.index(f) for f in models.features]]
     labels = batches.take(train).values
-    harmonised = models.harmoniser.apply(columns, labels)[0] if models.harmoniser is not None else None
+    harmoniser = models.harmoniser
+    harmonised = harmoniser.apply(columns, labels, [rows[int(i)] for i in train])[0] if harmoniser else None
     shift = between_batch_psi(columns, labels, models.features, harmonised)
-    return {"column": batches.column, "harmonisation": harmonisation} | shift
+    protected = {"covariates": list(harmoniser.estimates.covariates)} if harmoniser is not None else {}
+    return {"column": batches.column, "harmonisation": harmonisation} | protected | shift
 
 
 def _median(values: dict[str, float]) -> float | None:

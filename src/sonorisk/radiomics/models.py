@@ -71,7 +71,7 @@ class RadiomicsModels:
                 harmoniser does not know are read unharmonised; ``harmonised_rows`` says which).
         """
         if self.harmoniser is not None:
-            rad_features = self.harmoniser.apply(rad_features, batches or [None] * len(rows))[0]
+            rad_features = self.harmoniser.apply(rad_features, batches or [None] * len(rows), rows)[0]
         design = self.xgb_design(rad_features, rows)
         if hasattr(self.booster, "predict_proba"):
             probability = self.booster.predict_proba(design)[:, 1]
@@ -83,13 +83,15 @@ class RadiomicsModels:
             "radiomics_clinical_xgb": probability,
         }
 
-    def for_rows(self, rad_features: np.ndarray, batches: Sequence[Any]) -> RadiomicsModels:
+    def for_rows(
+        self, rad_features: np.ndarray, batches: Sequence[Any], rows: Sequence[Mapping[str, Any]] | None = None
+    ) -> RadiomicsModels:
         """The family as it scores these rows: a batch its harmoniser never saw is estimated from its
         own rows when there are enough of them (``FeatureHarmoniser.with_new_batches``); this family
         itself is not changed. Without a harmoniser, the family as it is."""
         if self.harmoniser is None:
             return self
-        extended, _ = self.harmoniser.with_new_batches(rad_features, batches)
+        extended, _ = self.harmoniser.with_new_batches(rad_features, batches, rows)
         return replace(self, harmoniser=extended)
 
     def feature_matrix(self, table: pa.Table) -> np.ndarray:

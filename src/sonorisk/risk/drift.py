@@ -48,7 +48,7 @@ def development_reference(
     features the models ``read`` (harmonised where the models read them harmonised), the clinical
     ``fields`` they read, and every model's score."""
     development = pl.read_parquet(split).filter(pl.col("split") != "external").select(ROW_KEY)
-    batch = [harmoniser.batch_column] if harmoniser is not None else []
+    batch = [harmoniser.batch_column, *harmoniser.estimates.covariates] if harmoniser is not None else []
     clinical = pl.concat(
         [
             pl.read_parquet(p, columns=[c for c in (*ROW_KEY, *fields, *batch) if c in pl.read_parquet_schema(p)])
@@ -66,13 +66,17 @@ def development_reference(
 def _harmonised(frame: pl.DataFrame, clinical: pl.DataFrame, harmoniser: FeatureHarmoniser) -> pl.DataFrame:
     """The development rows' features as the models read them (ComBat with the frozen estimates)."""
     column = harmoniser.batch_column
-    batches = (
-        frame.join(clinical.select([*ROW_KEY, column]), on=ROW_KEY, how="left")[column].cast(pl.String).to_list()
-        if column in clinical.columns
-        else [None] * frame.height
+    wanted = [c for c in dict.fromkeys([column, *harmoniser.estimates.covariates]) if c in clinical.columns]
+    joined = frame.select(ROW_KEY).join(
+        clinical.select([*ROW_KEY, *wanted]).unique(ROW_KEY, keep="first"),
+        on=ROW_KEY,
+        how="left",
+        maintain_order="left",
     )
+    batches = joined[column].cast(pl.String).to_list() if column in joined.columns else [None] * frame.height
+    rows = joined.select([c for c in wanted if c != column]).to_dicts()  # the protected covariates
     names = [n for n in harmoniser.features if n in frame.columns]
-    values = harmoniser.narrowed(names).apply(frame.select(names).to_numpy().astype(float), batches)[0]
+    values = harmoniser.narrowed(names).apply(frame.select(names).to_numpy().astype(float), batches, rows)[0]
     return frame.with_columns(pl.Series(n, values[:, j]) for j, n in enumerate(names))
 
 

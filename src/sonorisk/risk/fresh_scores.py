@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from sonorisk.radiomics.models import RadiomicsModels
 from sonorisk.radiomics.settings import RadiomicsSettings
 from sonorisk.risk.frozen import FrozenBundle
+from sonorisk.risk.scores import feature_rows
 
 _IMAGE_COLUMNS = ("image_png", "mask_png", "mask_reader2_png")
 Frames = dict[str, pl.DataFrame]
@@ -60,18 +61,23 @@ def score_new_rows(
     watched = set(frozen.drift_inputs)
     image_features = pl.from_arrow(features.select([c for c in features.column_names if c in watched]))
     assert isinstance(image_features, pl.DataFrame)
-    image_features = _as_read(image_features, features, radiomics, batches)
+    image_features = _as_read(image_features, features, radiomics, batches, validated)
     return scores, {"image feature": image_features, "clinical field": validated, "score": scores}
 
 
 def _as_read(
-    image_features: pl.DataFrame, features: pa.Table, radiomics: RadiomicsModels, batches: list[str | None]
+    image_features: pl.DataFrame,
+    features: pa.Table,
+    radiomics: RadiomicsModels,
+    batches: list[str | None],
+    validated: pl.DataFrame,
 ) -> pl.DataFrame:
     """The watched features the radiomics family harmonises, harmonised as it read them (drift is
     then judged on what the models saw); the others as extracted."""
     if radiomics.harmoniser is None:
         return image_features
-    harmonised = radiomics.harmoniser.apply(radiomics.feature_matrix(features), batches)[0]
+    rows = feature_rows(features, validated)  # the protected covariates, if any
+    harmonised = radiomics.harmoniser.apply(radiomics.feature_matrix(features), batches, rows)[0]
     replaced = [
         pl.Series(name, harmonised[:, j]) for j, name in enumerate(radiomics.features) if name in image_features.columns
     ]

@@ -28,7 +28,7 @@ from sonorisk.radiomics.plan import plan_settings
 from sonorisk.radiomics.settings import RadiomicsSettings, from_params, load_settings
 from sonorisk.risk.contract import RiskTableContract
 from sonorisk.risk.drift import REFERENCE_FILE
-from sonorisk.risk.scores import feature_batches, frozen_scores, survival_risks, with_person_ids
+from sonorisk.risk.scores import feature_batches, feature_rows, frozen_scores, survival_risks, with_person_ids
 from sonorisk.signing import Trust
 
 EXTRACTION_MODES = ("bundle", "full")
@@ -134,7 +134,8 @@ class FrozenBundle:
         if harmoniser is None:
             return self.radiomics, []
         batches = feature_batches(features, validated, harmoniser.batch_column)
-        return self.radiomics.for_rows(self.radiomics.feature_matrix(features), batches), batches
+        rows = feature_rows(features, validated)
+        return self.radiomics.for_rows(self.radiomics.feature_matrix(features), batches, rows), batches
 
     def score(
         self,

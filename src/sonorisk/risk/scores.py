@@ -101,6 +101,13 @@ def feature_batches(features: pa.Table, validated: pl.DataFrame, column: str) ->
     return [batch_of.get(key) for key in table_keys(features)]
 
 
+def feature_rows(features: pa.Table, validated: pl.DataFrame) -> list[dict]:
+    """Each feature row's clinical fields (those of its validated row; empty where there is none)."""
+    fields = clinical_rows(validated)
+    row_of = dict(zip(validated.select(KEY).rows(), fields, strict=True))
+    return [row_of.get(key, {}) for key in table_keys(features)]
+
+
 def with_person_ids(scores: pl.DataFrame, validated: pl.DataFrame, person_column: str | None) -> pl.DataFrame:
     """``scores`` with ``person_id`` and ``surgery_date`` from the validated rows. The person is the
     study's person column (several images of one person share it), the row's ``patient_id`` where the
