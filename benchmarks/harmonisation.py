@@ -36,15 +36,29 @@ def _sonorisk(*args: str) -> None:
 
 
 def _score(bundle: Path, cohort: Path, root: Path) -> dict:
-    """The run manifest of ``cohort`` scored into ``root`` (scored once; reused after)."""
+    """The run manifest of ``cohort`` scored into ``root`` by this very bundle (reused if there is one;
+    a rebuilt bundle is scored again, with ``--mode replace``)."""
+    sha = json.loads((bundle / "manifest.json").read_text())["bundle_sha256"]
     runs = root / "_runs"
-    found = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))] if runs.is_dir() else []
-    mine = [m for m in found if Path(m["cohort"]).name == cohort.name]
-    if not mine:
-        _sonorisk("score", "--cohort", str(cohort), "--bundle", str(bundle), "--risk", str(root), "--quiet")
-        mine = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
-        mine = [m for m in mine if Path(m["cohort"]).name == cohort.name]
-    return mine[-1]
+
+    def mine() -> list[dict]:
+        found = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))] if runs.is_dir() else []
+        return [m for m in found if Path(m["cohort"]).name == cohort.name and m["bundle_sha256"] == sha]
+
+    if not mine():
+        _sonorisk(
+            "score",
+            "--cohort",
+            str(cohort),
+            "--bundle",
+            str(bundle),
+            "--risk",
+            str(root),
+            "--quiet",
+            "--mode",
+            "replace",
+        )
+    return mine()[-1]
 
 
 def main() -> None:

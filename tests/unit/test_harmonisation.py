@@ -283,3 +283,52 @@ def test_frozen_scoring_reads_the_protected_covariates_of_each_row(tmp_path: Pat
     np.testing.assert_allclose(scores["rad_score"].to_numpy(), expected, rtol=1e-12)
     without = models.rad_score.score(extended.apply(columns, ["S9"] * n, [{}] * n)[0])
     assert not np.allclose(scores["rad_score"].to_numpy(), without)
+
+
+def test_the_drift_reference_reads_development_features_harmonised_with_their_own_covariates(tmp_path: Path) -> None:
+    """The bundle's drift reference when the protected covariate is also a clinical field drift
+    watches: each development row's features are harmonised with its own tumour size, and the field
+    itself is in the reference once."""
+    import polars as pl
+
+    from sonorisk.risk.drift import development_reference
+    from sonorisk.stats.psi import reference_of
+
+    study = _study()
+    models = _family(study, ("tumor_size_mm",))
+    n = len(study["persons"])
+    ids = {"cohort_id": ["c"] * n, "patient_id": [f"R{i:03d}" for i in range(n)]}
+    split = np.where(np.arange(n) % 10 == 9, "external", study["split"])  # a few rows drift never reads
+    pl.DataFrame(ids | {"split": split}).write_parquet(tmp_path / "split.parquet")
+    pl.DataFrame(ids | {name: study["x"][:, j] for j, name in enumerate(study["names"])}).write_parquet(
+        tmp_path / "features.parquet"
+    )
+    sizes = [r["tumor_size_mm"] for r in study["rows"]]
+    pl.DataFrame(ids | {"scanner": study["scanner"], "tumor_size_mm": sizes, "age": [50] * n}).write_parquet(
+        tmp_path / "validated.parquet"
+    )
+    pl.DataFrame(ids | {"rad_score": np.linspace(0, 1, n)}).write_parquet(tmp_path / "scores.parquet")
+
+    reference = development_reference(
+        tmp_path / "split.parquet",
+        tmp_path / "features.parquet",
+        [tmp_path / "validated.parquet"],
+        tmp_path / "scores.parquet",
+        list(models.features),
+        ["tumor_size_mm", "age"],
+        models.harmoniser,
+    )
+    keep = split != "external"
+    columns = study["x"][keep][:, [study["names"].index(f) for f in models.features]]
+    batches = [s for s, k in zip(study["scanner"], keep, strict=True) if k]
+    own = [r for r, k in zip(study["rows"], keep, strict=True) if k]
+    harmonised = models.harmoniser.apply(columns, batches, own)[0]
+    at_mean = models.harmoniser.apply(columns, batches, [{}] * len(own))[0]
+    for j, name in enumerate(models.features):
+        assert reference["inputs"][name] == {"group": "image feature"} | reference_of(harmonised[:, j].tolist())
+    assert any(
+        reference["inputs"][name] != {"group": "image feature"} | reference_of(at_mean[:, j].tolist())
+        for j, name in enumerate(models.features)
+    )
+    assert reference["inputs"]["tumor_size_mm"]["group"] == "clinical field"
+    assert reference["rows"]["image feature"] == int(keep.sum())

@@ -1,8 +1,10 @@
 """Probability calibration of a fused risk score: Platt scaling or isotonic regression, as plain JSON.
 
 Both map a raw score (a logit or a booster margin) to a probability and are fitted on out-of-fold
-raw scores of training patients only. ``choose_calibrator`` picks the one with the lower
-cross-validated Brier score.
+raw scores of training patients only. ``choose_calibrator`` keeps Platt unless isotonic's
+cross-validated Brier score is lower by more than one standard error of the paired difference:
+isotonic's plateaus tie every patient on a step, which costs the ranking (AUC) on new cohorts, so
+it has to earn them.
 
 Example:
     >>> import numpy as np
@@ -100,18 +102,27 @@ def calibrator_from_dict(raw: dict[str, Any]) -> Calibrator:
 def choose_calibrator(
     raw: np.ndarray, labels: np.ndarray, folds: int, seed: int, groups: Sequence[str] | None = None
 ) -> tuple[Calibrator, dict[str, float]]:
-    """Cross-validated Brier score of each method on ``raw``; the winner refitted on all of it.
+    """Cross-validated Brier score of each method on ``raw``; the chosen one refitted on all of it.
 
-    Returns the fitted calibrator and {method: CV Brier}. Ties go to Platt (two parameters).
+    The first method (Platt, two parameters) is kept unless another one's CV Brier is lower by more
+    than one standard error of the paired per-patient difference. Returns the fitted calibrator and
+    {method: CV Brier}.
     """
     y = np.asarray(labels).astype(bool)
     raw = np.asarray(raw, dtype=np.float64)
     splits = stratified_folds(y, folds, seed, groups)
-    cv_brier = {}
+    squared: dict[str, np.ndarray] = {}
+    cv_brier: dict[str, float] = {}
     for method, kind in CALIBRATORS.items():
         held_out = np.empty(y.size)
         for train, test in splits:
             held_out[test] = kind.fit(raw[train], y[train]).predict_proba(raw[test])
+        squared[method] = (held_out - y) ** 2
         cv_brier[method] = brier(y, held_out)
-    best = min(cv_brier, key=lambda m: (cv_brier[m], list(CALIBRATORS).index(m)))
+    simplest = next(iter(CALIBRATORS))
+    best = simplest
+    for method in CALIBRATORS:
+        gain = squared[simplest] - squared[method]
+        if gain.mean() > gain.std(ddof=1) / np.sqrt(gain.size) and cv_brier[method] < cv_brier[best]:
+            best = method
     return CALIBRATORS[best].fit(raw, y), cv_brier

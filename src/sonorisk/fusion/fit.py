@@ -8,7 +8,8 @@
    coefficients is s^2 times weaker than on the clinical fields': two or three strong, pre-learned
    scores should not be shrunk like fourteen weak, correlated fields (with one penalty for all, the
    DL Score's weight came out at 0.26 against 0.58 when the same model was fitted on 3,000 patients).
-2. The winner's out-of-fold raw scores are calibrated (Platt or isotonic, by CV Brier).
+2. The winner's out-of-fold raw scores are calibrated (Platt, or isotonic where its CV Brier is
+   lower by more than one standard error).
 3. Risk-group thresholds come from the calibrated out-of-fold training risks: Youden-optimal and
    the highest threshold keeping training sensitivity >= ``min_sensitivity``.
 4. The winner is refitted on all training patients. Nothing outside the training split is seen.

@@ -49,11 +49,9 @@ def development_reference(
     ``fields`` they read, and every model's score."""
     development = pl.read_parquet(split).filter(pl.col("split") != "external").select(ROW_KEY)
     batch = [harmoniser.batch_column, *harmoniser.estimates.covariates] if harmoniser is not None else []
+    wanted = list(dict.fromkeys((*ROW_KEY, *fields, *batch)))  # a protected covariate may be a field too
     clinical = pl.concat(
-        [
-            pl.read_parquet(p, columns=[c for c in (*ROW_KEY, *fields, *batch) if c in pl.read_parquet_schema(p)])
-            for p in validated
-        ],
+        [pl.read_parquet(p, columns=[c for c in wanted if c in pl.read_parquet_schema(p)]) for p in validated],
         how="diagonal_relaxed",
     ).join(development, on=ROW_KEY)
     feature_frame = pl.read_parquet(features, columns=[*ROW_KEY, *read]).join(development, on=ROW_KEY)
