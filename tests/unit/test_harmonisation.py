@@ -157,30 +157,17 @@ def _family(study: dict[str, Any], covariates: tuple[str, ...] = ()) -> Any:
     return fit_radiomics_models(x, names, robustness, rows, split, study["y"], study["persons"], params, batches).models
 
 
-def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_says_which(tmp_path: Path) -> None:
-    """Nightly scoring's path (the family as it scores the run's rows, then risk/scores.frozen_scores)
-    with a family that harmonises: rows of a
-    training scanner and of an unseen one with enough rows are harmonised (their Rad Score is the
-    family's on the harmonised features); a handful of rows from another unseen scanner is not, and
-    the score table says so per row."""
+def _night(study: dict[str, Any], night: np.ndarray, fields: dict[str, list], rng: np.random.Generator) -> tuple:
+    """A night's validated rows (``fields`` besides the key), its feature table, DL scores, and a small
+    fusion model fitted on random scores: the inputs of ``risk/scores.frozen_scores``."""
     import polars as pl
     import pyarrow as pa
 
     from sonorisk.fusion.fit import FusionParams, fit_fusion
-    from sonorisk.risk.scores import feature_batches, frozen_scores
 
-    study = _study()
-    models = _family(study)
-    assert models.harmoniser is not None
-    rng = np.random.default_rng(8)
-    n_unseen, n_few = 30, 3  # min_batch_rows is 20
-    night = np.vstack([study["x"][:10], study["x"][:n_unseen] * 0.6 - 1.5, study["x"][:n_few] * 1.3 + 3])
-    scanners = ["S1"] * 10 + ["S9"] * n_unseen + ["S7"] * n_few
-    n = len(scanners)
+    n = len(night)
     ids = [f"N-{i:03d}" for i in range(n)]
-    validated = pl.DataFrame(
-        {"cohort_id": ["tonight"] * n, "patient_id": ids, "center": ["B"] * n, "scanner": scanners, "age": [50] * n}
-    )
+    validated = pl.DataFrame({"cohort_id": ["tonight"] * n, "patient_id": ids} | fields)
     features = pa.table(
         {"cohort_id": ["tonight"] * n, "patient_id": ids, "status": ["ok"] * n}
         | {name: night[:, j] for j, name in enumerate(study["names"])}
@@ -191,6 +178,27 @@ def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_say
     fusion = fit_fusion(
         [{"age": 50}] * 200, {"rad_score": train, "dl_score": rng.uniform(0.1, 0.9, 200)}, outcome, FusionParams()
     ).model
+    return validated, features, dl, fusion
+
+
+def test_frozen_scoring_harmonises_known_and_large_enough_unseen_batches_and_says_which(tmp_path: Path) -> None:
+    """Nightly scoring's path (the family as it scores the run's rows, then risk/scores.frozen_scores)
+    with a family that harmonises: rows of a
+    training scanner and of an unseen one with enough rows are harmonised (their Rad Score is the
+    family's on the harmonised features); a handful of rows from another unseen scanner is not, and
+    the score table says so per row."""
+    from sonorisk.risk.scores import feature_batches, frozen_scores
+
+    study = _study()
+    models = _family(study)
+    assert models.harmoniser is not None
+    rng = np.random.default_rng(8)
+    n_unseen, n_few = 30, 3  # min_batch_rows is 20
+    night = np.vstack([study["x"][:10], study["x"][:n_unseen] * 0.6 - 1.5, study["x"][:n_few] * 1.3 + 3])
+    scanners = ["S1"] * 10 + ["S9"] * n_unseen + ["S7"] * n_few
+    n = len(scanners)
+    fields = {"center": ["B"] * n, "scanner": scanners, "age": [50] * n}
+    validated, features, dl, fusion = _night(study, night, fields, rng)
 
     family = models.for_rows(models.feature_matrix(features), feature_batches(features, validated, "scanner"))
     scores = frozen_scores(validated, features, dl, family, fusion, None)
@@ -240,10 +248,6 @@ def test_frozen_scoring_reads_the_protected_covariates_of_each_row(tmp_path: Pat
     """Nightly scoring's path with a family that protects tumour size: the unseen scanner's rows are
     harmonised with their own sizes (the Rad Score is the family's on features harmonised with those
     rows' clinical fields, not with the training mean)."""
-    import polars as pl
-    import pyarrow as pa
-
-    from sonorisk.fusion.fit import FusionParams, fit_fusion
     from sonorisk.risk.scores import feature_batches, feature_rows, frozen_scores
 
     study = _study()
@@ -252,27 +256,8 @@ def test_frozen_scoring_reads_the_protected_covariates_of_each_row(tmp_path: Pat
     n = 40
     night = study["x"][:n] * 0.6 - 1.5
     sizes = rng.normal(30, 5, n)
-    ids = [f"N-{i:03d}" for i in range(n)]
-    validated = pl.DataFrame(
-        {
-            "cohort_id": ["tonight"] * n,
-            "patient_id": ids,
-            "center": ["B"] * n,
-            "scanner": ["S9"] * n,
-            "age": [50] * n,
-            "tumor_size_mm": sizes,
-        }
-    )
-    features = pa.table(
-        {"cohort_id": ["tonight"] * n, "patient_id": ids, "status": ["ok"] * n}
-        | {name: night[:, j] for j, name in enumerate(study["names"])}
-    )
-    dl = pl.DataFrame({"cohort_id": ["tonight"] * n, "patient_id": ids, "dl_score": rng.uniform(0.1, 0.9, n)})
-    train = rng.normal(size=200)
-    outcome = rng.random(200) < 1 / (1 + np.exp(-train))
-    fusion = fit_fusion(
-        [{"age": 50}] * 200, {"rad_score": train, "dl_score": rng.uniform(0.1, 0.9, 200)}, outcome, FusionParams()
-    ).model
+    fields = {"center": ["B"] * n, "scanner": ["S9"] * n, "age": [50] * n, "tumor_size_mm": sizes.tolist()}
+    validated, features, dl, fusion = _night(study, night, fields, rng)
     rows = feature_rows(features, validated)
     assert [r["tumor_size_mm"] for r in rows] == sizes.tolist()
     family = models.for_rows(models.feature_matrix(features), feature_batches(features, validated, "scanner"), rows)

@@ -157,19 +157,31 @@ def fit_combat(
     else:
         grand = means[reference]
         variance = ((x[labels == reference] - grand) ** 2).mean(axis=0)
+    _check_varies(variance, features)
+    sd = np.sqrt(variance)
+    gamma, delta = _batch_effects((x - grand) / sd, labels, levels, reference, empirical_bayes)
+    return CombatEstimates(list(features), grand, sd, gamma, delta, reference, sizes)
+
+
+def _check_varies(variance: np.ndarray, features: Sequence[str]) -> None:
     flat = [features[int(i)] for i in np.flatnonzero(variance <= 0)]
     if flat:
         raise CombatError(f"feature {flat[0]!r} does not vary within the batches: ComBat cannot scale it")
-    sd = np.sqrt(variance)
-    z = (x - grand) / sd
+
+
+def _batch_effects(
+    z: np.ndarray, labels: np.ndarray, levels: list[str], reference: str | None, empirical_bayes: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each batch's location (gamma) and scale (delta) on the standardised data; the reference's are
+    0 and 1 by definition."""
     gamma: dict[str, np.ndarray] = {}
     delta: dict[str, np.ndarray] = {}
     for b in levels:
         if b == reference:
-            gamma[b], delta[b] = np.zeros(x.shape[1]), np.ones(x.shape[1])
+            gamma[b], delta[b] = np.zeros(z.shape[1]), np.ones(z.shape[1])
         else:
             gamma[b], delta[b] = _batch_estimates(z[labels == b], empirical_bayes)
-    return CombatEstimates(list(features), grand, sd, gamma, delta, reference, sizes)
+    return gamma, delta
 
 
 def _fit_with_covariates(
@@ -208,9 +220,7 @@ def _fit_with_covariates(
     else:
         grand = intercepts[levels.index(reference)]
         variance = (residual[labels == reference] ** 2).mean(axis=0)
-    flat = [features[int(i)] for i in np.flatnonzero(variance <= 0)]
-    if flat:
-        raise CombatError(f"feature {flat[0]!r} does not vary within the batches: ComBat cannot scale it")
+    _check_varies(variance, features)
     estimates = CombatEstimates(
         list(features),
         grand,
@@ -222,13 +232,7 @@ def _fit_with_covariates(
         beta=beta,
     )
     z = (x - estimates.standard_mean(covariates)) / estimates.pooled_sd
-    gamma: dict[str, np.ndarray] = {}
-    delta: dict[str, np.ndarray] = {}
-    for b in levels:
-        if b == reference:
-            gamma[b], delta[b] = np.zeros(x.shape[1]), np.ones(x.shape[1])
-        else:
-            gamma[b], delta[b] = _batch_estimates(z[labels == b], empirical_bayes)
+    gamma, delta = _batch_effects(z, labels, levels, reference, empirical_bayes)
     return replace(estimates, gamma=gamma, delta=delta)
 
 
