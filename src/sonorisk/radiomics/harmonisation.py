@@ -82,11 +82,12 @@ class FeatureHarmoniser:
         )
         return cls(estimates, batch_column, min_batch_rows, fitted)
 
-    def covariates_of(self, rows: Sequence[Mapping[str, Any]] | None) -> np.ndarray | None:
-        """The protected covariates of these rows (NaN where missing); None where none are protected."""
+    def covariates_of(self, rows: Sequence[Mapping[str, Any]] | None, n: int) -> np.ndarray | None:
+        """The protected covariates of ``n`` rows (NaN where missing, all of them without ``rows``);
+        None where none are protected."""
         if not self.estimates.covariates:
             return None
-        return covariate_values(rows or [], self.estimates.covariates)
+        return covariate_values(rows if rows is not None else [{}] * n, self.estimates.covariates)
 
     @property
     def features(self) -> list[str]:
@@ -123,7 +124,7 @@ class FeatureHarmoniser:
         known = self.known(batches)
         out = np.array(x, dtype=float, copy=True)
         if known.any():
-            values = self.covariates_of(rows if rows is not None else [{}] * len(x))
+            values = self.covariates_of(rows, len(x))
             harmonised = harmonise(
                 self._forward(out[known]),
                 [str(b) for b in np.asarray(labels, dtype=object)[known]],
@@ -145,7 +146,7 @@ class FeatureHarmoniser:
         where its estimates come from."""
         labels = _labels(batches)
         complete = np.isfinite(x).all(axis=1)
-        values = self.covariates_of(rows if rows is not None else [{}] * len(x))
+        values = self.covariates_of(rows, len(x))
         extended = self.estimates
         record: dict[str, Any] = {}
         for batch in sorted({b for b in labels if b is not None}):
