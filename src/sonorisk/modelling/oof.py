@@ -6,9 +6,10 @@ three DL fold models' mean held-out scores were 0.63, 0.55 and 0.33). Pooled as 
 offsets swamp the ranking within each fold (pooled OOF AUC 0.62 against 0.64-0.67 within folds), and
 fusion, which learns from the pooled scores, discounts the score. The DL zoo now standardises each
 fold model by its own held-out fold instead (``deep/ensemble.py``). Here, every fold model also
-scores a common set of **reference rows** (the internal validation patients; their labels are not
-used), and its scores are mapped linearly so that on the reference rows they have the mean and
-standard deviation of the final model's scores there. Probabilities are aligned on the logit scale.
+scores a common set of **reference rows** (the radiomics stage passes its training rows, so no
+internal-validation row is read; labels are never used), and its scores are mapped linearly so that
+on the reference rows they have the mean and standard deviation of the final model's scores there.
+Probabilities are aligned on the logit scale.
 
 Example:
     >>> import numpy as np
@@ -81,7 +82,7 @@ def out_of_fold(
     Args:
         train: row indices of the training rows (the rows that get out-of-fold scores).
         y: outcome per row (indexed like ``train``).
-        reference: row indices of the reference rows (internal validation; labels unused).
+        reference: row indices of the reference rows (labels unused); they may include ``train``.
         final_reference: per score name, the final model's scores of the reference rows.
         scales: per score name, "linear" or "probability" (see ``align_to_reference``).
         score_fold: ``(fold, fit_rows, held_rows, reference_rows) -> (held scores, reference

@@ -4,8 +4,8 @@ Models: the clinical-only logistic baseline, the LASSO **Rad Score**, and the ra
 XGBoost (``radiomics/models.py``). Training rows get *out-of-fold* scores (each from models fitted
 without that patient, the whole screening re-run inside each fold), which fusion needs; every other
 row is scored by the models fitted on all training rows. Internal-validation and external rows never
-enter a fit; the internal-validation rows' features (never their labels) put each fold model's
-scores on the final model's scale (``modelling/oof.py``).
+enter a fit nor any choice: they are scored afterwards, to report. Each fold model's scores are put
+on the final model's scale by what both models read on the training rows (``modelling/oof.py``).
 """
 
 from __future__ import annotations
@@ -242,7 +242,9 @@ def fit_radiomics_models(
         else models
     )
     scores = _predict(scoring, xr, rows, robust, use)
-    reference = np.flatnonzero(split == INTERNAL)
+    # The scale every fold model is aligned to: the training rows, which both it and the final model
+    # score (an internal-validation row read here would no longer be an independent check).
+    reference = train
 
     def score_fold(
         _fold: int, fit: np.ndarray, held: np.ndarray, ref: np.ndarray
