@@ -72,14 +72,43 @@ def test_boosted_cox_is_saved_as_ubj_and_predicts_the_same_after_loading(tmp_pat
     assert np.allclose(again.decision_function(rows, scores), model.decision_function(rows, scores), rtol=0, atol=1e-6)
 
 
-def test_the_family_choice_is_the_best_cross_validated_harrell_c() -> None:
+def test_the_family_choice_is_the_best_cross_validated_partial_likelihood() -> None:
     rows, scores, event, time, _ = _cohort(800, 3)
     fitted = fit_survival(
         "survival_fusion", rows, {**scores, "radiomics_clinical_xgb": scores["dl_score"]}, event, time, SurvivalParams()
     )
-    best = max(t["cv_harrell_c"] for t in fitted.trials)
-    assert fitted.model.selection["best_cv_harrell_c"] == best
+    best = max(fitted.trials, key=lambda t: t["cv_partial_log_likelihood"])
+    assert fitted.model.selection["best_cv_partial_log_likelihood"] == best["cv_partial_log_likelihood"]
+    assert fitted.model.kind == best["kind"] and fitted.model.params.get("alpha") == best.get("alpha")
     assert len(fitted.trials) == len(SurvivalParams().alphas) + len(SurvivalParams().xgb_grid)
+
+
+@pytest.mark.parametrize(("effect", "chosen"), [(1.0, 0.1), (0.0, 100.0)])
+def test_the_penalty_follows_the_signal_where_harrell_c_cannot_tell(effect: float, chosen: float) -> None:
+    """One input: every penalty ranks patients alike, so Harrell's C all but ties across them; the cross-validated
+    likelihood keeps a strong true effect (log-hazard ratio 1) barely shrunk and shrinks a null one most."""
+    rows, scores, event, time, _ = _cohort(400, 5, triple_negative=0.0)
+    rng = np.random.default_rng(6)
+    hazard = 0.02 * np.exp(effect * scores["rad_score"])
+    t_event, censor = rng.exponential(1.0 / hazard), rng.uniform(0.0, 60.0, hazard.size)
+    event, time = t_event <= censor, np.minimum(t_event, censor)
+    fitted = fit_survival("survival_rad", rows, scores, event, time, SurvivalParams())
+    c = [t["cv_harrell_c"] for t in fitted.trials]
+    assert max(c) - min(c) < 0.005  # only the fold models' pooled scales differ
+    assert fitted.model.params["alpha"] == chosen
+
+
+def test_the_partial_likelihood_is_scikit_survivals() -> None:
+    """Against scikit-survival's own Cox loss (Breslow ties): its mean negative partial log-likelihood."""
+    from sksurv.linear_model.coxph import CoxPHOptimizer
+
+    from sonorisk.stats.survival import partial_log_likelihood
+
+    rng = np.random.default_rng(8)
+    time = rng.integers(1, 15, 60).astype(float)  # many tied times
+    event, log_hazard = rng.random(60) < 0.6, rng.normal(0.0, 1.5, 60)
+    loss = CoxPHOptimizer(log_hazard[:, None], event, time, np.zeros(1), "breslow").nlog_likelihood(np.ones(1))
+    assert partial_log_likelihood(event, time, log_hazard) == pytest.approx(-60 * loss, rel=1e-12)
 
 
 def test_too_few_events_is_a_clear_error() -> None:

@@ -201,7 +201,8 @@ def run_facts(
         + (
             "; survival: "
             + ", ".join(
-                f"{f} {s['kind']} (CV Harrell C {s['best_cv_harrell_c']:.3f})"
+                f"{f} {s['kind']} (CV partial log-likelihood {s['best_cv_partial_log_likelihood']:.1f}, "
+                f"CV Harrell C {s['best_cv_harrell_c']:.3f})"
                 for f, s in survival.get("fit", {}).get("families", {}).items()
             )
             if survival

@@ -8,9 +8,13 @@ column standardised) and the winner of a small search on the training rows:
 * gradient-boosted Cox (xgboost ``survival:cox``) over a small grid, for families with clinical
   fields (with one or two columns a tree only re-ranks the same score).
 
-The winner is the highest cross-validated Harrell's C on out-of-fold log hazards (folds stratified by
-event, persons whole); ties go to the Cox model, listed first. A Breslow baseline on the refitted
-model's training scores turns the log hazard into an absolute risk by any horizon.
+The winner is the highest cross-validated partial log-likelihood (Verweij & van Houwelingen 1993:
+each fold model's log-likelihood on all training rows minus that on its own fitting rows; folds
+stratified by event, persons whole); ties go to the Cox model, listed first. Harrell's C of the
+out-of-fold log hazards is reported beside it, but it cannot choose a penalty: scaling a log hazard
+changes no ranking, so C cannot see whether the risks are shrunk too little or too much. A Breslow
+baseline on the refitted model's training scores turns the log hazard into an absolute risk by any
+horizon.
 
 Families (``FAMILIES``): ``survival_fusion`` (clinical + Rad Score + radiomics XGBoost + DL Score),
 ``survival_clinical``, ``survival_rad`` (Cox on the Rad Score), ``survival_dl`` (Cox on the DL Score).
@@ -19,7 +23,7 @@ Families (``FAMILIES``): ``survival_fusion`` (clinical + Rad Score + radiomics X
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,7 @@ from sonorisk.fusion.heads import BoosterHead, DesignedModel, LinearHead, head_f
 from sonorisk.modelling.clinical_encoding import ClinicalEncoder
 from sonorisk.modelling.cox import Baseline, CoxBoostSetting, fit_cox, fit_xgb_cox, xgb_log_hazard
 from sonorisk.modelling.folds import stratified_folds
-from sonorisk.stats.survival import harrell_c
+from sonorisk.stats.survival import harrell_c, partial_log_likelihood
 
 # family -> (uses clinical fields, score-table columns)
 FAMILIES: dict[str, tuple[bool, tuple[str, ...]]] = {
@@ -138,21 +142,32 @@ def fit_survival(
     z = (x - np.asarray(design.means)) / np.asarray(design.stds)
     folds = stratified_folds(e, params.cv_folds, params.seed, groups)
 
-    candidates: list[tuple[float, dict[str, Any], np.ndarray]] = []
-    for alpha in params.alphas:
-        oof = np.empty(t.size)
+    def cross_validated(setting: dict[str, Any], log_hazard_of: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+        """One candidate over the folds: ``log_hazard_of(fit_rows)`` fits on them and scores every row."""
+        oof, likelihood = np.empty(t.size), 0.0
         for fit_rows, held in folds:
-            oof[held] = z[held] @ fit_cox(z[fit_rows], e[fit_rows], t[fit_rows], alpha)
-        candidates.append((harrell_c(e, t, oof), {"kind": "cox", "alpha": alpha}, oof))
-    for grid in params.xgb_grid if uses_clinical else ():
-        oof = np.empty(t.size)
-        for fit_rows, held in folds:
-            booster = fit_xgb_cox(z[fit_rows], e[fit_rows], t[fit_rows], grid, params.seed)
-            oof[held] = xgb_log_hazard(booster, z[held])
-        candidates.append((harrell_c(e, t, oof), {"kind": "xgb_cox", **asdict(grid)}, oof))
-    trials = [{**setting, "cv_harrell_c": c} for c, setting, _ in candidates]
-    best = max(range(len(candidates)), key=lambda i: (candidates[i][0], -i))
-    cv_c, setting, oof = candidates[best]
+            eta = log_hazard_of(fit_rows)
+            oof[held] = eta[held]
+            likelihood += partial_log_likelihood(e, t, eta) - partial_log_likelihood(
+                e[fit_rows], t[fit_rows], eta[fit_rows]
+            )
+        return {**setting, "cv_partial_log_likelihood": likelihood, "cv_harrell_c": harrell_c(e, t, oof), "oof": oof}
+
+    def cox(alpha: float) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda rows: z @ fit_cox(z[rows], e[rows], t[rows], alpha)
+
+    def boosted(grid: CoxBoostSetting) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda rows: xgb_log_hazard(fit_xgb_cox(z[rows], e[rows], t[rows], grid, params.seed), z)
+
+    candidates = [cross_validated({"kind": "cox", "alpha": alpha}, cox(alpha)) for alpha in params.alphas]
+    candidates += [
+        cross_validated({"kind": "xgb_cox", **asdict(grid)}, boosted(grid))
+        for grid in (params.xgb_grid if uses_clinical else ())
+    ]
+    trials = [{k: v for k, v in c.items() if k != "oof"} for c in candidates]
+    best = max(range(len(candidates)), key=lambda i: (candidates[i]["cv_partial_log_likelihood"], -i))
+    oof = candidates[best]["oof"]
+    setting = {k: v for k, v in trials[best].items() if not k.startswith("cv_")}
 
     settings = {k: v for k, v in setting.items() if k != "kind"}
     if setting["kind"] == "cox":
@@ -168,7 +183,8 @@ def fit_survival(
         params=settings,
         selection={
             "cv_folds": len(folds),
-            "best_cv_harrell_c": cv_c,
+            "best_cv_partial_log_likelihood": trials[best]["cv_partial_log_likelihood"],
+            "best_cv_harrell_c": trials[best]["cv_harrell_c"],
             "trials": trials,
             "training_patients": int(e.size),
             "training_events": int(e.sum()),
