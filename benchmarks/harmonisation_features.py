@@ -26,10 +26,11 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from sonorisk.contracts.schema import table_keys
 from sonorisk.radiomics.models import RadiomicsModels
+from sonorisk.risk.fresh_scores import read_fields
+from sonorisk.risk.scores import feature_batches, feature_rows
 from sonorisk.stats.auc import auc
-
-IMAGE_COLUMNS = ("image_png", "mask_png", "mask_reader2_png")
 
 
 def _features(cohort: Path, work: Path) -> Path:
@@ -68,13 +69,15 @@ def main() -> None:
     signs = [1.0 if _oriented(y_dev, x_dev[:, j], 1.0) >= 0.5 else -1.0 for j in range(x_dev.shape[1])]
 
     for name in args.centres.split(","):
-        cohort = pl.read_parquet(args.cohorts / f"{name}.parquet")
-        truth = pl.read_parquet(args.cohorts / f"{name}.truth.parquet").select("patient_id", "brain_metastasis")
-        y = cohort.select("patient_id").join(truth, on="patient_id", how="left")["brain_metastasis"]
-        y = y.cast(pl.Float64).to_numpy()
-        x = family.feature_matrix(pq.read_table(_features(args.cohorts / f"{name}.parquet", args.work)))
-        rows = cohort.drop([c for c in IMAGE_COLUMNS if c in cohort.columns]).to_dicts()
-        batches = cohort[family.harmoniser.batch_column].to_list()
+        # Feature rows matched to their cohort rows and outcomes by key, as nightly scoring matches them.
+        cohort = pl.from_arrow(read_fields(args.cohorts / f"{name}.parquet"))
+        features = pq.read_table(_features(args.cohorts / f"{name}.parquet", args.work))
+        truth = pl.read_parquet(args.cohorts / f"{name}.truth.parquet")
+        outcome = dict(zip(truth.select("cohort_id", "patient_id").rows(), truth["brain_metastasis"], strict=True))
+        y = np.array([outcome.get(key) for key in table_keys(features)], dtype=float)
+        x = family.feature_matrix(features)
+        rows = feature_rows(features, cohort)
+        batches = feature_batches(features, cohort, family.harmoniser.batch_column)
         harmonised = family.for_rows(x, batches, rows).harmoniser
         assert harmonised is not None
         xh = harmonised.apply(x, batches, rows)[0]

@@ -142,8 +142,9 @@ def fit_survival(
     z = (x - np.asarray(design.means)) / np.asarray(design.stds)
     folds = stratified_folds(e, params.cv_folds, params.seed, groups)
 
-    def cross_validated(setting: dict[str, Any], log_hazard_of: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
-        """One candidate over the folds: ``log_hazard_of(fit_rows)`` fits on them and scores every row."""
+    def cross_validated(log_hazard_of: Callable[[np.ndarray], np.ndarray]) -> tuple[float, np.ndarray]:
+        """CV partial log-likelihood and out-of-fold log hazards; ``log_hazard_of(fit_rows)`` fits on
+        those rows and scores every row."""
         oof, likelihood = np.empty(t.size), 0.0
         for fit_rows, held in folds:
             eta = log_hazard_of(fit_rows)
@@ -151,7 +152,7 @@ def fit_survival(
             likelihood += partial_log_likelihood(e, t, eta) - partial_log_likelihood(
                 e[fit_rows], t[fit_rows], eta[fit_rows]
             )
-        return {**setting, "cv_partial_log_likelihood": likelihood, "cv_harrell_c": harrell_c(e, t, oof), "oof": oof}
+        return likelihood, oof
 
     def cox(alpha: float) -> Callable[[np.ndarray], np.ndarray]:
         return lambda rows: z @ fit_cox(z[rows], e[rows], t[rows], alpha)
@@ -159,15 +160,17 @@ def fit_survival(
     def boosted(grid: CoxBoostSetting) -> Callable[[np.ndarray], np.ndarray]:
         return lambda rows: xgb_log_hazard(fit_xgb_cox(z[rows], e[rows], t[rows], grid, params.seed), z)
 
-    candidates = [cross_validated({"kind": "cox", "alpha": alpha}, cox(alpha)) for alpha in params.alphas]
-    candidates += [
-        cross_validated({"kind": "xgb_cox", **asdict(grid)}, boosted(grid))
-        for grid in (params.xgb_grid if uses_clinical else ())
+    candidates: list[tuple[dict[str, Any], Callable[[np.ndarray], np.ndarray]]] = [
+        ({"kind": "cox", "alpha": alpha}, cox(alpha)) for alpha in params.alphas
     ]
-    trials = [{k: v for k, v in c.items() if k != "oof"} for c in candidates]
-    best = max(range(len(candidates)), key=lambda i: (candidates[i]["cv_partial_log_likelihood"], -i))
-    oof = candidates[best]["oof"]
-    setting = {k: v for k, v in trials[best].items() if not k.startswith("cv_")}
+    candidates += [({"kind": "xgb_cox", **asdict(g)}, boosted(g)) for g in (params.xgb_grid if uses_clinical else ())]
+    trials, oofs = [], []
+    for setting, log_hazard_of in candidates:
+        likelihood, oof = cross_validated(log_hazard_of)
+        trials.append({**setting, "cv_partial_log_likelihood": likelihood, "cv_harrell_c": harrell_c(e, t, oof)})
+        oofs.append(oof)
+    best = max(range(len(trials)), key=lambda i: (trials[i]["cv_partial_log_likelihood"], -i))
+    setting, oof = candidates[best][0], oofs[best]
 
     settings = {k: v for k, v in setting.items() if k != "kind"}
     if setting["kind"] == "cox":
