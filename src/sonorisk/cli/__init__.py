@@ -27,9 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Every command computes under the reproducibility profile SONORISK_PROFILE names: fast "
             "(default, the host's best instruction set) or audit (capped at x86-64-v3: the same bytes on "
-            "any such host). Run manifests and reports record it; see docs/reproducibility.md. "
-            + exit_codes.epilog()
-            + " (docs/nightly.md)."
+            "one vendor's such hosts; Intel and AMD CPUs still differ in the DL weights). Run manifests "
+            "and reports record it; see docs/reproducibility.md. " + exit_codes.epilog() + " (docs/nightly.md)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
