@@ -85,12 +85,18 @@ def compare_snapshot(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sonorisk.audit record DIR`` or ``python -m sonorisk.audit compare DIR``."""
+    """``python -m sonorisk.audit record DIR``, ``compare DIR`` or ``lock [REVISION]``."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["lock"] and len(args) <= 2:
+        return lock_main(args[1] if len(args) == 2 else "HEAD")
     if len(args) != 2 or args[0] not in ("record", "compare"):
-        print("usage: python -m sonorisk.audit record|compare SNAPSHOT_DIR", file=sys.stderr)
+        print(
+            "usage: python -m sonorisk.audit record|compare SNAPSHOT_DIR, or python -m sonorisk.audit lock "
+            "[REVISION] (after `dvc repro`: which stages give the dvc.lock committed at REVISION, default HEAD)",
+            file=sys.stderr,
+        )
         return 2
     snapshot = Path(args[1])
     if args[0] == "record":
@@ -109,6 +115,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     unexplained = [name for name, kind, _ in rows if kind == "differs" and explained(name) is None]
     print("audit: OK" if not unexplained else f"audit: {len(unexplained)} unexplained difference(s)")
     return 0 if not unexplained else 1
+
+
+def lock_main(revision: str, base: Path = Path()) -> int:
+    """Compare the ``dvc.lock`` that `dvc repro` left in ``base`` with the one committed at
+    ``revision``; 0 when every stage reproduced it, 1 when not, 2 when a lock cannot be read."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from sonorisk.audit_lock import compare_locks, report
+
+    shown = subprocess.run(["git", "show", f"{revision}:dvc.lock"], cwd=base, capture_output=True, text=True)
+    if shown.returncode != 0 or not (base / "dvc.lock").is_file():
+        why = shown.stderr.strip() or "no dvc.lock here: run `dvc repro` first"
+        print(f"audit: cannot read both locks ({why})", file=sys.stderr)
+        return 2
+    lines, reproduced = report(
+        compare_locks(yaml.safe_load(shown.stdout), yaml.safe_load((base / "dvc.lock").read_text()))
+    )
+    print("\n".join(lines))
+    return 0 if reproduced else 1
 
 
 if __name__ == "__main__":

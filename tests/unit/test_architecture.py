@@ -35,7 +35,7 @@ LAYERS: list[set[str]] = [
     {"radiomics", "deep"},
     {"fusion"},
     {"evaluation"},
-    {"bundle", "bundle_job", "signing", "pseudonym", "risk", "audit", "audit_values", "synthetic"},
+    {"bundle", "bundle_job", "signing", "pseudonym", "risk", "audit", "audit_lock", "audit_values", "synthetic"},
     {"cli"},
 ]
 NEVER_EACH_OTHER = [("radiomics", "deep")]
