@@ -119,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def lock_main(revision: str, base: Path = Path()) -> int:
     """Compare the ``dvc.lock`` that `dvc repro` left in ``base`` with the one committed at
-    ``revision``; 0 when every stage reproduced it, 1 when not, 2 when a lock cannot be read."""
+    ``revision``; 0 when every stage reproduced it, 1 when not, 2 when a lock cannot be read or the
+    workspace's lock does not describe its outputs (`dvc status` not clean: no `dvc repro` yet)."""
     import subprocess
     import sys
 
@@ -131,6 +132,17 @@ def lock_main(revision: str, base: Path = Path()) -> int:
     if shown.returncode != 0 or not (base / "dvc.lock").is_file():
         why = shown.stderr.strip() or "no dvc.lock here: run `dvc repro` first"
         print(f"audit: cannot read both locks ({why})", file=sys.stderr)
+        return 2
+    # The workspace's lock speaks for this machine only if it describes the outputs here.
+    status = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=base, capture_output=True, text=True)
+    stale = sorted(json.loads(status.stdout or "{}")) if status.returncode == 0 else None
+    if stale != []:
+        why = (
+            f"`dvc status` lists {', '.join(stale)}"
+            if stale
+            else f"`dvc status` failed: {status.stderr.strip()[-300:]}"
+        )
+        print(f"audit: dvc.lock does not describe the outputs here ({why}): run `dvc repro` first", file=sys.stderr)
         return 2
     lines, reproduced = report(
         compare_locks(yaml.safe_load(shown.stdout), yaml.safe_load((base / "dvc.lock").read_text()))

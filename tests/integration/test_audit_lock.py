@@ -66,6 +66,11 @@ def test_the_stage_that_departs_from_the_committed_lock_is_named_and_its_readers
     assert edited.returncode == 1
     assert "lock: weights: inputs changed (seed.txt)" in edited.stdout.splitlines()
 
+    run(["git", "checkout", "dvc.lock"], root)  # the committed lock back over this machine's outputs
+    stale = _audit_lock(root)
+    assert stale.returncode == 2 and "does not describe the outputs here" in stale.stderr, stale.stderr
+    assert "run `dvc repro` first" in stale.stderr and stale.stdout == ""
+
     missing = subprocess.run(
         [sys.executable, "-m", "sonorisk.audit", "lock", "no-such-revision"], cwd=root, env=command_env(),
         capture_output=True, text=True,
