@@ -87,8 +87,8 @@ external-check: $(STAMP)
 ## make audit: reproduce everything from scratch and compare every output file's hash (README, "Audit")
 audit: $(STAMP)
 	$(BIN)/dvc repro
-	$(BIN)/dvc status
-	@# Stage by stage against the committed lock; on another CPU vendor the DL stages differ (docs/reproducibility.md)
+	@# Stage by stage against the committed lock (it first checks `dvc status` is clean); on another CPU
+	@# vendor the DL stages differ (docs/reproducibility.md)
 	$(BIN)/python -m sonorisk.audit lock || echo "audit: the committed dvc.lock is not reproduced here (above); checking this machine against itself"
 	$(BIN)/python -m sonorisk.audit record build/audit-first-run
 	rm -rf data models reports

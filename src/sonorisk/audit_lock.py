@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("reproduced", "differs", "follows", "inputs changed", "missing")
+KINDS = ("differs", "follows", "inputs changed", "missing", "reproduced")  # the order verdicts are listed in
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class StageVerdict:
 
 def _files(entries: list[dict[str, Any]] | None) -> dict[str, str | None]:
     return {e["path"]: e.get("md5") for e in entries or []}
+
+
+def _changed(before: list[dict[str, Any]] | None, after: list[dict[str, Any]] | None) -> list[str]:
+    """Paths whose hash differs between two lock entry lists, or that only one of them lists."""
+    old, new = _files(before), _files(after)
+    return sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
 
 
 def _produced(path: str, outputs: set[str]) -> bool:
@@ -59,10 +65,8 @@ def compare_locks(committed: Mapping[str, Any], reproduced: Mapping[str, Any]) -
             )
             continue
         before, after = old[name], new[name]
-        deps_before, deps_after = _files(before.get("deps")), _files(after.get("deps"))
-        changed = sorted(p for p in set(deps_before) | set(deps_after) if deps_before.get(p) != deps_after.get(p))
-        outs_before, outs_after = _files(before.get("outs")), _files(after.get("outs"))
-        differing = sorted(p for p in set(outs_before) | set(outs_after) if outs_before.get(p) != outs_after.get(p))
+        changed = _changed(before.get("deps"), after.get("deps"))
+        differing = _changed(before.get("outs"), after.get("outs"))
         own_inputs = [p for p in changed if not _produced(p, outputs)]
         if before.get("cmd") != after.get("cmd") or before.get("params") != after.get("params"):
             own_inputs = ["command or parameters", *own_inputs]
@@ -74,8 +78,7 @@ def compare_locks(committed: Mapping[str, Any], reproduced: Mapping[str, Any]) -
             verdicts.append(StageVerdict(name, "differs", differing))
         else:
             verdicts.append(StageVerdict(name, "reproduced"))
-    order = {kind: i for i, kind in enumerate(("differs", "follows", "inputs changed", "missing", "reproduced"))}
-    return sorted(verdicts, key=lambda v: (order[v.kind], v.stage))
+    return sorted(verdicts, key=lambda v: (KINDS.index(v.kind), v.stage))
 
 
 def report(verdicts: list[StageVerdict]) -> tuple[list[str], bool]:
